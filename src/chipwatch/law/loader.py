@@ -1,0 +1,250 @@
+"""Reading the law YAML files and regime files into a `Law`.
+
+The files are validated with pydantic as they are read: a malformed file fails whole, naming the
+file and the entry that broke it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chipwatch.errors import LawDataError, UnknownParameter
+from chipwatch.law.model import Entry, Law, ParagraphDef, RuleVersion, Timeline
+
+LAW_DIR = Path(__file__).parent
+REGIME_DIR = LAW_DIR / "regimes"
+JURISDICTION_DIRS = ("us_ear",)
+
+
+class _EntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: Any = None
+    source: str
+    cite: str
+    rule: str | None = None
+    uncertain: str | None = None
+
+
+class _ParagraphVersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    when: dict[str, Any] | None
+    source: str
+    cite: str
+    rule: str | None = None
+    uncertain: str | None = None
+
+
+class _ParamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str
+    unit: str
+    values: dict[date, _EntryIn] = Field(min_length=1)
+
+
+class _ParagraphIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    eccn: str | None = None
+    label: str | None = None
+    item: str
+    order: int
+    kind: str = "paragraph"
+    excludes: list[str] = Field(default_factory=list)
+    versions: dict[date, _ParagraphVersionIn] = Field(min_length=1)
+
+
+class _LawFileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    namespace: str
+    parameters: dict[str, _ParamIn] = Field(default_factory=dict)
+    paragraphs: dict[str, _ParagraphIn] = Field(default_factory=dict)
+
+
+class _RuleVersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    source: str
+    effective: date
+    published: date | None = None
+    released: date | None = None
+    note: str | None = None
+
+
+class _RuleVersionsFileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    jurisdiction: str
+    rule_versions: dict[str, _RuleVersionIn]
+
+
+class _OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_: date = Field(alias="from")
+    until: date | None = None
+    value: Any = None
+    when: dict[str, Any] | None = None
+    source: str = "hypothetical regime"
+    cite: str | None = None
+
+
+class _RegimeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    regime: str
+    description: str
+    hypothetical: bool = True
+    parameters: dict[str, list[_OverrideIn]] = Field(default_factory=dict)
+    paragraphs: dict[str, list[_OverrideIn]] = Field(default_factory=dict)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except OSError as exc:
+        raise LawDataError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise LawDataError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise LawDataError(f"{path}: {where}: {first['msg']}") from None
+
+
+def _load_files(law_dir: Path) -> tuple[dict[str, Timeline], dict[str, ParagraphDef], dict[str, RuleVersion]]:
+    params: dict[str, Timeline] = {}
+    paragraphs: dict[str, ParagraphDef] = {}
+    rules: dict[str, RuleVersion] = {}
+    for jdir in JURISDICTION_DIRS:
+        for path in sorted((law_dir / jdir).glob("*.yaml")):
+            data = _read_yaml(path)
+            if isinstance(data, dict) and "rule_versions" in data:
+                rv = _validate(_RuleVersionsFileIn, data, path)
+                for rid, r in rv.rule_versions.items():
+                    rules[rid] = RuleVersion(id=rid, **r.model_dump())
+                continue
+            f = _validate(_LawFileIn, data, path)
+            for pname, p in f.parameters.items():
+                full = f"{f.namespace}.{pname}"
+                if full in params:
+                    raise LawDataError(f"{path}: parameter {full} defined twice")
+                entries = [Entry(effective=d, **e.model_dump()) for d, e in p.values.items()]
+                params[full] = Timeline(full, p.description, p.unit, entries)
+            for gname, g in f.paragraphs.items():
+                entries = [
+                    Entry(effective=d, value=v.when, source=v.source, cite=v.cite, rule=v.rule,
+                          uncertain=v.uncertain)
+                    for d, v in g.versions.items()
+                ]
+                paragraphs[gname] = ParagraphDef(
+                    name=gname,
+                    eccn=g.eccn,
+                    label=g.label or gname,
+                    item=g.item,
+                    order=g.order,
+                    kind=g.kind,
+                    excludes=tuple(g.excludes),
+                    timeline=Timeline(gname, g.label or gname, "predicate", entries),
+                )
+    _check_references(params, paragraphs, rules)
+    return params, paragraphs, rules
+
+
+def _param_refs(pred: Any) -> list[str]:
+    """Parameter names a predicate refers to."""
+    if not isinstance(pred, dict):
+        return []
+    refs: list[str] = []
+    for key in ("ge", "gt", "le", "lt"):
+        if key in pred and "metric" in pred:
+            refs.append(pred[key])
+    for key in ("all", "any"):
+        for sub in pred.get(key, []):
+            refs.extend(_param_refs(sub))
+    if "not" in pred:
+        refs.extend(_param_refs(pred["not"]))
+    return refs
+
+
+def _check_references(params: dict[str, Timeline], paragraphs: dict[str, ParagraphDef],
+                      rules: dict[str, RuleVersion]) -> None:
+    for g in paragraphs.values():
+        for e in (*g.timeline.entries, *g.timeline.overrides):
+            for ref in _param_refs(e.value):
+                if ref not in params:
+                    raise LawDataError(f"paragraph {g.name} ({e.effective}) refers to unknown parameter {ref}")
+    for tl in (*params.values(), *(g.timeline for g in paragraphs.values())):
+        for e in tl.entries:
+            if e.rule is not None and e.rule not in rules:
+                raise LawDataError(f"{tl.name} ({e.effective}) names unknown rule version {e.rule}")
+
+
+BUILTIN_REGIMES = {p.stem: p for p in sorted(REGIME_DIR.glob("*.yaml"))}
+
+
+def _apply_regime(reg: Any, path: Path, params: dict[str, Timeline],
+                  paragraphs: dict[str, ParagraphDef]) -> None:
+    for name, overrides in reg.parameters.items():
+        if name not in params:
+            raise UnknownParameter(f"{path}: regime overrides unknown parameter {name!r}")
+        tl = params[name]
+        for o in overrides:
+            tl.overrides.append(Entry(
+                effective=o.from_, until=o.until, value=o.value, source=o.source,
+                cite=o.cite or f"regime {reg.regime}: {name}", hypothetical=reg.hypothetical))
+    for name, overrides in reg.paragraphs.items():
+        if name not in paragraphs:
+            raise UnknownParameter(f"{path}: regime overrides unknown paragraph {name!r}")
+        tl = paragraphs[name].timeline
+        for o in overrides:
+            tl.overrides.append(Entry(
+                effective=o.from_, until=o.until, value=o.when, source=o.source,
+                cite=o.cite or f"regime {reg.regime}: {name}", hypothetical=reg.hypothetical))
+    for g in paragraphs.values():
+        for e in g.timeline.overrides:
+            for ref in _param_refs(e.value):
+                if ref not in params:
+                    raise LawDataError(f"{path}: paragraph {g.name} refers to unknown parameter {ref}")
+
+
+def _resolve_regime_path(regime: str | Path) -> Path:
+    if isinstance(regime, str) and regime in BUILTIN_REGIMES:
+        return BUILTIN_REGIMES[regime]
+    path = Path(regime)
+    if not path.exists():
+        known = ", ".join(BUILTIN_REGIMES)
+        raise LawDataError(f"no regime file {str(regime)!r} (built-in regimes: {known})")
+    return path
+
+
+@lru_cache(maxsize=32)
+def _load_cached(regime_path: str, mtime: float) -> Law:
+    path = Path(regime_path)
+    reg = _validate(_RegimeIn, _read_yaml(path), path)
+    params, paragraphs, rules = _load_files(LAW_DIR)
+    _apply_regime(reg, path, params, paragraphs)
+    return Law(
+        regime=reg.regime,
+        regime_description=reg.description,
+        hypothetical=reg.hypothetical,
+        params=params,
+        paragraphs=paragraphs,
+        rule_versions=rules,
+    )
+
+
+def load_law(regime: str | Path = "historical") -> Law:
+    """The law under `regime`: a built-in regime name or the path of a regime YAML file.
+
+    Laws are cached per file and modification time, so repeated calls are cheap.
+    """
+    path = _resolve_regime_path(regime).resolve()
+    return _load_cached(str(path), path.stat().st_mtime)

@@ -1,0 +1,210 @@
+"""Types of the law data: dated entries, timelines, paragraphs, rule versions and the Law itself."""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from chipwatch.errors import NotInForce, UnknownParameter
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One dated value of a parameter or paragraph, with where it comes from.
+
+    `until` is set only on regime overrides: the value holds on [effective, until).
+    """
+
+    effective: date
+    value: Any
+    source: str
+    cite: str
+    rule: str | None = None
+    uncertain: str | None = None
+    hypothetical: bool = False
+    until: date | None = None
+
+    def covers(self, on: date) -> bool:
+        return self.effective <= on and (self.until is None or on < self.until)
+
+
+@dataclass
+class Timeline:
+    """The history of one named value: base entries plus any regime overrides on top."""
+
+    name: str
+    description: str
+    unit: str
+    entries: list[Entry]
+    overrides: list[Entry] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.entries.sort(key=lambda e: e.effective)
+        self._dates = [e.effective for e in self.entries]
+
+    @property
+    def first_effective(self) -> date:
+        firsts = [e.effective for e in (*self.entries, *self.overrides)]
+        return min(firsts)
+
+    def entry_at(self, on: date) -> Entry:
+        """The entry in force on `on`; raises NotInForce before the first entry or after repeal."""
+        active = [o for o in self.overrides if o.covers(on)]
+        if active:
+            entry = max(active, key=lambda o: o.effective)
+        else:
+            i = bisect.bisect_right(self._dates, on) - 1
+            if i < 0:
+                raise NotInForce(
+                    f"{self.name} has no value on {on.isoformat()}: it was first set on "
+                    f"{self.first_effective.isoformat()}"
+                    + (f" by {self.entries[0].source}" if self.entries else "")
+                )
+            entry = self.entries[i]
+        if entry.value is None:
+            raise NotInForce(
+                f"{self.name} is not in force on {on.isoformat()}: removed on "
+                f"{entry.effective.isoformat()} by {entry.source}"
+            )
+        return entry
+
+    def in_force(self, on: date) -> bool:
+        try:
+            self.entry_at(on)
+        except NotInForce:
+            return False
+        return True
+
+    def change_dates(self) -> set[date]:
+        dates = {e.effective for e in self.entries}
+        for o in self.overrides:
+            dates.add(o.effective)
+            if o.until is not None:
+                dates.add(o.until)
+        return dates
+
+
+class ParamValue(BaseModel):
+    """The answer to "the value of X on date D", with its provenance."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: Any
+    unit: str
+    effective: date
+    source: str
+    cite: str
+    rule: str | None = None
+    uncertain: str | None = None
+    hypothetical: bool = False
+
+
+class RuleVersion(BaseModel):
+    """One Federal Register action (or announcement) that changed the law."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    source: str
+    effective: date
+    published: date | None = None
+    released: date | None = None
+    note: str | None = None
+
+
+@dataclass
+class ParagraphDef:
+    """A CCL paragraph (or exclusion note) whose predicate changes over time."""
+
+    name: str
+    eccn: str | None
+    label: str
+    item: str
+    order: int
+    kind: str  # "paragraph" or "exclusion"
+    excludes: tuple[str, ...]
+    timeline: Timeline
+
+
+@dataclass
+class Law:
+    """The law under one regime: parameters, paragraphs and rule versions, all dated."""
+
+    regime: str
+    regime_description: str
+    hypothetical: bool
+    params: dict[str, Timeline]
+    paragraphs: dict[str, ParagraphDef]
+    rule_versions: dict[str, RuleVersion]
+
+    def timeline(self, name: str) -> Timeline:
+        try:
+            return self.params[name]
+        except KeyError:
+            near = difflib.get_close_matches(name, self.params.keys(), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise UnknownParameter(f"unknown law parameter {name!r}{hint}") from None
+
+    def value(self, name: str, on: date) -> ParamValue:
+        """The value of parameter `name` in force on `on`, with its source and citation."""
+        tl = self.timeline(name)
+        entry = tl.entry_at(on)
+        return ParamValue(
+            name=name,
+            value=entry.value,
+            unit=tl.unit,
+            effective=entry.effective,
+            source=entry.source,
+            cite=entry.cite,
+            rule=entry.rule,
+            uncertain=entry.uncertain,
+            hypothetical=entry.hypothetical,
+        )
+
+    def paragraph(self, name: str) -> ParagraphDef:
+        try:
+            return self.paragraphs[name]
+        except KeyError:
+            near = difflib.get_close_matches(name, self.paragraphs.keys(), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise UnknownParameter(f"unknown paragraph {name!r}{hint}") from None
+
+    def paragraphs_in_force(self, on: date, item: str) -> list[tuple[ParagraphDef, Entry]]:
+        """Paragraphs for `item` ("ic", "hbm", "system") in force on `on`, in evaluation order."""
+        out = []
+        for p in self.paragraphs.values():
+            if p.item != item:
+                continue
+            try:
+                out.append((p, p.timeline.entry_at(on)))
+            except NotInForce:
+                continue
+        return sorted(out, key=lambda pe: pe[0].order)
+
+    def first_effective(self) -> date:
+        """The first date any advanced-computing paragraph was in force."""
+        return min(p.timeline.first_effective for p in self.paragraphs.values())
+
+    def change_dates(self, names: Iterable[str] | None = None) -> list[date]:
+        """Every date on which any of `names` (default: all parameters and paragraphs) changed."""
+        dates: set[date] = set()
+        if names is None:
+            timelines = [*self.params.values(), *(p.timeline for p in self.paragraphs.values())]
+        else:
+            timelines = [self.timeline(n) for n in names]
+        for tl in timelines:
+            dates |= tl.change_dates()
+        return sorted(dates)
+
+    def rule_version(self, rule_id: str | None) -> RuleVersion | None:
+        if rule_id is None:
+            return None
+        return self.rule_versions.get(rule_id)

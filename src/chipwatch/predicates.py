@@ -1,0 +1,160 @@
+"""The predicate language of the law files, with two evaluators: one logic, two speeds.
+
+A predicate is a small tree read from YAML:
+  {metric: tpp, ge: us_ear.3a090.a1_tpp_min}      metric compared with a law parameter
+  {fact: datacenter, eq: false}                    a yes/no fact of the item
+  {contains: 3A090.a}                              a system contains an IC under that paragraph
+  {all: [...]}, {any: [...]}, {not: {...}}
+
+`evaluate` walks it for one item, returning a three-valued result (True, False, None = unknown
+because an input is missing) and the comparisons it made, for the trace. `to_polars` compiles the
+same tree into a polars expression over a table of items, with the parameters of one date bound
+as literals. Polars' null logic is Kleene logic, the same three values as `evaluate`.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from chipwatch.answer import Comparison
+from chipwatch.errors import LawDataError
+from chipwatch.law import Law
+
+Tri = bool | None
+
+OPS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    "ge": ("≥", operator.ge),
+    "gt": (">", operator.gt),
+    "le": ("≤", operator.le),
+    "lt": ("<", operator.lt),
+    "eq": ("=", operator.eq),
+}
+
+
+@dataclass
+class Env:
+    """What a predicate can see of one item."""
+
+    metrics: Mapping[str, float | None]
+    facts: Mapping[str, bool | None]
+    contains: Callable[[str], Tri] | None = None
+
+
+def _op_of(pred: Mapping[str, Any]) -> tuple[str, Any]:
+    for key in OPS:
+        if key in pred:
+            return key, pred[key]
+    raise LawDataError(f"predicate {dict(pred)} has no comparison (one of {', '.join(OPS)})")
+
+
+def tri_all(values: list[Tri]) -> Tri:
+    if any(v is False for v in values):
+        return False
+    if any(v is None for v in values):
+        return None
+    return True
+
+
+def tri_any(values: list[Tri]) -> Tri:
+    if any(v is True for v in values):
+        return True
+    if any(v is None for v in values):
+        return None
+    return False
+
+
+def evaluate(pred: Mapping[str, Any], env: Env, law: Law, on: date) -> tuple[Tri, list[Comparison]]:
+    """Evaluate `pred` for one item on date `on`; returns the result and the comparisons made."""
+    if "all" in pred or "any" in pred:
+        key = "all" if "all" in pred else "any"
+        results: list[Tri] = []
+        comps: list[Comparison] = []
+        for sub in pred[key]:
+            r, c = evaluate(sub, env, law, on)
+            results.append(r)
+            comps.extend(c)
+        return (tri_all(results) if key == "all" else tri_any(results)), comps
+    if "not" in pred:
+        r, c = evaluate(pred["not"], env, law, on)
+        return (None if r is None else not r), c
+    if "metric" in pred:
+        name = pred["metric"]
+        op, pname = _op_of(pred)
+        pv = law.value(pname, on)
+        value = env.metrics.get(name)
+        result: Tri = None if value is None else OPS[op][1](value, pv.value)
+        return result, [Comparison(subject=name, value=value, op=OPS[op][0], param=pname,
+                                   threshold=pv.value, result=result, cite=pv.cite,
+                                   effective=pv.effective)]
+    if "fact" in pred:
+        name = pred["fact"]
+        op, expected = _op_of(pred)
+        value = env.facts.get(name)
+        result = None if value is None else OPS[op][1](value, expected)
+        return result, [Comparison(subject=name, value=value, op=OPS[op][0], threshold=expected,
+                                   result=result)]
+    if "contains" in pred:
+        target = pred["contains"]
+        result = env.contains(target) if env.contains else False
+        return result, [Comparison(subject="contains IC classified", value=target, op="∈",
+                                   threshold="parts", result=result)]
+    raise LawDataError(f"unknown predicate form: {dict(pred)}")
+
+
+def to_polars(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
+    """Compile `pred` to a boolean polars expression over columns named after metrics and facts
+    (`contains: X` reads a boolean column `contains_X`)."""
+    if "all" in pred or "any" in pred:
+        key = "all" if "all" in pred else "any"
+        exprs = [to_polars(sub, law, on) for sub in pred[key]]
+        out = exprs[0]
+        for e in exprs[1:]:
+            out = (out & e) if key == "all" else (out | e)
+        return out
+    if "not" in pred:
+        return ~to_polars(pred["not"], law, on)
+    if "metric" in pred:
+        op, pname = _op_of(pred)
+        threshold = law.value(pname, on).value
+        return OPS[op][1](pl.col(pred["metric"]), pl.lit(threshold))
+    if "fact" in pred:
+        op, expected = _op_of(pred)
+        return OPS[op][1](pl.col(pred["fact"]), pl.lit(expected))
+    if "contains" in pred:
+        return pl.col(f"contains_{pred['contains']}")
+    raise LawDataError(f"unknown predicate form: {dict(pred)}")
+
+
+def subjects(pred: Mapping[str, Any]) -> set[str]:
+    """Metric and fact names a predicate reads."""
+    out: set[str] = set()
+    for key in ("all", "any"):
+        for sub in pred.get(key, []):
+            out |= subjects(sub)
+    if "not" in pred:
+        out |= subjects(pred["not"])
+    if "metric" in pred:
+        out.add(pred["metric"])
+    if "fact" in pred:
+        out.add(pred["fact"])
+    return out
+
+
+def params_of(pred: Mapping[str, Any]) -> list[str]:
+    """Law parameters a predicate compares against, in order of appearance."""
+    out: list[str] = []
+    for key in ("all", "any"):
+        for sub in pred.get(key, []):
+            out += [p for p in params_of(sub) if p not in out]
+    if "not" in pred:
+        out += [p for p in params_of(pred["not"]) if p not in out]
+    if "metric" in pred:
+        _, pname = _op_of(pred)
+        out.append(pname)
+    return out
