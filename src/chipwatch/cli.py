@@ -1,0 +1,298 @@
+"""Command line: a thin map from commands to the library. Exit 0 on success, 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from typer.exceptions import TyperException
+from rich.console import Console
+from rich.table import Table
+
+from chipwatch.catalog import Chip, MemoryStack, System, SystemPart, custom_chip, default_catalog
+from chipwatch.classify import Classification, classify
+from chipwatch.errors import ChipwatchError, InvalidInput
+from chipwatch.law import BUILTIN_REGIMES, Law, load_law
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="chipwatch: US AI-chip export controls as code (ECCN 3A090/4A090 on any date).")
+law_app = typer.Typer(no_args_is_help=True, help="Inspect the law data: parameters, paragraphs, rule versions.")
+app.add_typer(law_app, name="law")
+
+out = Console(soft_wrap=True)
+
+DateOpt = Annotated[str, typer.Option("--date", "-d", help="ISO date (YYYY-MM-DD) or 'today'.")]
+RegimeOpt = Annotated[str, typer.Option("--regime", "-r",
+                                        help=f"Built-in regime ({', '.join(BUILTIN_REGIMES)}) or a regime YAML file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def parse_date(text: str) -> date:
+    if text.strip().lower() == "today":
+        return date.today()
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"not a date: {text!r} (use YYYY-MM-DD or 'today')") from None
+
+
+def _law(regime: str) -> Law:
+    return load_law(regime)
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:,.6g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    return str(v)
+
+
+def render_classification(c: Classification) -> None:
+    head = c.label if c.eccn or not c.determinate else "not 3A090/4A090 (no advanced-computing paragraph met)"
+    out.print(f"[bold]{c.item}[/bold] on {c.date.isoformat()} (regime {c.regime}): [bold cyan]{head}[/bold cyan]"
+              + (f"  paragraph {c.paragraph}" if c.paragraph else ""))
+    if c.rule:
+        out.print(f"rule version: {c.rule.id} — {c.rule.source}, effective {c.rule.effective.isoformat()}")
+    if c.metrics:
+        t = Table(title="metrics", show_edge=False)
+        for col in ("metric", "value", "unit", "how"):
+            t.add_column(col)
+        for m in c.metrics.values():
+            t.add_row(m.name, _fmt(m.value), m.unit, m.formula)
+        out.print(t)
+    if c.thresholds:
+        t = Table(title="thresholds in force", show_edge=False)
+        for col in ("parameter", "value", "since", "source", "cite"):
+            t.add_column(col)
+        for th in c.thresholds:
+            val = th.value if not isinstance(th.value, (dict, list)) else json.dumps(th.value)
+            t.add_row(th.name, _fmt(val), th.effective.isoformat(), th.source, th.cite)
+        out.print(t)
+    out.print("[bold]trace[/bold]")
+    for i, s in enumerate(c.trace, 1):
+        out.print(f"{i:>2}. {s.check}: [bold]{s.result}[/bold]" + (f"  [dim]({s.cite}; {s.source})[/dim]" if s.cite else ""))
+        for cmp in s.comparisons:
+            rhs = cmp.param or ""
+            out.print(f"      {cmp.subject} = {_fmt(cmp.value)} {cmp.op} {_fmt(cmp.threshold)}"
+                      f"{' (' + rhs + ')' if rhs else ''} → {cmp.result}")
+    for mf in c.missing_facts:
+        out.print(f"[yellow]missing fact:[/yellow] {mf.fact} — {mf.why}")
+        for cond, eccn in mf.branches.items():
+            out.print(f"      {cond} → {eccn or 'not controlled'}")
+    for n in c.notes:
+        out.print(f"[yellow]note:[/yellow] {n}")
+    for p in c.parts:
+        out.print(f"  part {p.item}: {p.label}")
+
+
+@app.command()
+def chips(
+    date_: Annotated[list[str] | None, typer.Option("--date", "-d", help="ISO date or 'today'; repeat for several.")] = None,
+    json_: JsonOpt = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a markdown table (one column per date).")] = False,
+    regime: RegimeOpt = "historical",
+) -> None:
+    """The bundled catalog, each chip with its classification on each date."""
+    dates = [parse_date(d) for d in (date_ or ["today"])]
+    law = _law(regime)
+    cat = default_catalog()
+    results = [[classify(chip, d, law=law) for d in dates] for chip in cat]
+    if json_:
+        _print_json([r.model_dump(mode="json") for row in results for r in row])
+        return
+    if markdown:
+        header = ["chip", "vendor", "TPP", "PD", *[d.isoformat() for d in dates]]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for chip, row in zip(cat, results, strict=True):
+            last = row[-1]
+            tpp = last.metrics["tpp"].value if "tpp" in last.metrics else None
+            pd = last.metrics["pd"].value if "pd" in last.metrics else None
+            cells = [chip.name, chip.vendor, f"{tpp:,.0f}" if tpp is not None else "—",
+                     f"{pd:.2f}" if pd is not None else "—", *[r.label for r in row]]
+            lines.append("| " + " | ".join(cells) + " |")
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    t = Table(title=f"{len(cat)} chips (regime {law.regime})")
+    for col in ("chip", "vendor", "TPP", "PD", *[d.isoformat() for d in dates]):
+        t.add_column(col)
+    for chip, row in zip(cat, results, strict=True):
+        last = row[-1]
+        t.add_row(chip.name, chip.vendor, _fmt(last.metrics.get("tpp").value if "tpp" in last.metrics else None),
+                  _fmt(last.metrics.get("pd").value if "pd" in last.metrics else None), *[r.label for r in row])
+    out.print(t)
+    out.print("'?' = the class turns on a figure the catalog lacks (see `chipwatch classify NAME`).")
+
+
+@app.command("classify")
+def classify_cmd(
+    name: Annotated[str | None, typer.Argument(help="Catalog chip name or alias (omit to give figures).")] = None,
+    date_: DateOpt = "today",
+    json_: JsonOpt = False,
+    regime: RegimeOpt = "historical",
+    tops_fp64: Annotated[float | None, typer.Option(help="Dense FP64 TFLOPS.")] = None,
+    tops_fp32: Annotated[float | None, typer.Option(help="Dense FP32 TFLOPS.")] = None,
+    tops_tf32: Annotated[float | None, typer.Option(help="Dense TF32 TFLOPS.")] = None,
+    tops_fp16: Annotated[float | None, typer.Option(help="Dense FP16/BF16 TFLOPS.")] = None,
+    tops_fp8: Annotated[float | None, typer.Option(help="Dense FP8 TFLOPS.")] = None,
+    tops_fp6: Annotated[float | None, typer.Option(help="Dense FP6 TFLOPS.")] = None,
+    tops_fp4: Annotated[float | None, typer.Option(help="Dense FP4 TFLOPS.")] = None,
+    tops_int8: Annotated[float | None, typer.Option(help="Dense INT8 TOPS.")] = None,
+    tops_int4: Annotated[float | None, typer.Option(help="Dense INT4 TOPS.")] = None,
+    die_area: Annotated[float | None, typer.Option(help="Applicable die area, mm² (non-planar logic dies).")] = None,
+    interconnect: Annotated[float | None, typer.Option(help="Aggregate bidirectional I/O rate, GB/s (Oct-2022 test).")] = None,
+    datacenter: Annotated[bool | None, typer.Option("--datacenter/--not-datacenter",
+                                                    help="Designed or marketed for use in datacenters?")] = None,
+    bandwidth: Annotated[float | None, typer.Option(help="Memory bandwidth, GB/s: with --package-area, classify an HBM stack.")] = None,
+    package_area: Annotated[float | None, typer.Option(help="HBM stack/package area, mm².")] = None,
+    co_packaged: Annotated[bool, typer.Option(help="HBM co-packaged with a logic IC (assessed as the logic IC).")] = False,
+    contains: Annotated[list[str] | None, typer.Option(
+        help="Classify a computer/assembly containing chips: 'NAME' or 'NAME*COUNT', repeatable.")] = None,
+    base_eccn: Annotated[str | None, typer.Option(help="ECCN the item otherwise has (e.g. 5A992), to find its .z paragraph.")] = None,
+    label: Annotated[str, typer.Option("--name", help="Label for an item given by figures.")] = "custom item",
+) -> None:
+    """Classify a catalog chip, a chip given by its figures, an HBM stack, or a system of chips."""
+    on = parse_date(date_)
+    law = _law(regime)
+    rates = {k: v for k, v in {"fp64": tops_fp64, "fp32": tops_fp32, "tf32": tops_tf32, "fp16": tops_fp16,
+                                "fp8": tops_fp8, "fp6": tops_fp6, "fp4": tops_fp4, "int8": tops_int8,
+                                "int4": tops_int4}.items() if v is not None}
+    item: Chip | MemoryStack | System
+    given = [x for x in (name is not None, bool(rates), bandwidth is not None or package_area is not None,
+                         bool(contains)) if x]
+    if len(given) != 1:
+        raise InvalidInput("give exactly one of: a chip NAME, --tops-* figures, --bandwidth with --package-area, "
+                           "or --contains")
+    if name is not None:
+        item = default_catalog().get(name)
+    elif rates:
+        item = custom_chip(label, dense_tops=rates, die_area_mm2=die_area, interconnect_bandwidth_gbs=interconnect,
+                           datacenter=datacenter)
+    elif contains:
+        parts = []
+        for spec in contains:
+            chip_name, _, count = spec.partition("*")
+            try:
+                n = int(count) if count else 1
+            except ValueError:
+                raise InvalidInput(f"bad --contains {spec!r}: count after '*' must be a whole number") from None
+            if n < 1:
+                raise InvalidInput(f"bad --contains {spec!r}: count must be at least 1")
+            parts.append(SystemPart(chip=default_catalog().get(chip_name.strip()), count=n))
+        item = System(name=label if label != "custom item" else "system", parts=tuple(parts))
+    else:
+        if bandwidth is None or package_area is None:
+            raise InvalidInput("an HBM stack needs both --bandwidth (GB/s) and --package-area (mm²)")
+        try:
+            item = MemoryStack(name=label, bandwidth_gbs=bandwidth, package_area_mm2=package_area,
+                               co_packaged_with_logic=co_packaged)
+        except ValueError as exc:
+            raise InvalidInput(str(exc).splitlines()[-1].strip()) from None
+    result = classify(item, on, law=law, base_eccn=base_eccn)
+    if json_:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        render_classification(result)
+
+
+@law_app.command("value")
+def law_value(
+    name: Annotated[str, typer.Argument(help="Parameter name, e.g. us_ear.3a090.a1_tpp_min")],
+    date_: DateOpt = "today",
+    regime: RegimeOpt = "historical",
+    json_: JsonOpt = False,
+) -> None:
+    """The value of a law parameter on a date, with its source and citation."""
+    pv = _law(regime).value(name, parse_date(date_))
+    if json_:
+        _print_json(pv.model_dump(mode="json"))
+    else:
+        out.print(f"{pv.name} = [bold]{pv.value}[/bold] {pv.unit}  (since {pv.effective}; {pv.source}; {pv.cite})")
+        if pv.uncertain:
+            out.print(f"[yellow]uncertain:[/yellow] {pv.uncertain}")
+
+
+@law_app.command("list")
+def law_list(date_: DateOpt = "today", regime: RegimeOpt = "historical", json_: JsonOpt = False) -> None:
+    """Every parameter and its value on a date (or 'not in force')."""
+    law = _law(regime)
+    on = parse_date(date_)
+    rows = []
+    for pname, tl in sorted(law.params.items()):
+        if tl.in_force(on):
+            pv = law.value(pname, on)
+            rows.append({"name": pname, "value": pv.value, "unit": pv.unit, "effective": pv.effective.isoformat(),
+                         "source": pv.source, "cite": pv.cite})
+        else:
+            rows.append({"name": pname, "value": None, "unit": tl.unit, "effective": None,
+                         "source": None, "cite": "not in force on this date"})
+    if json_:
+        _print_json(rows)
+        return
+    t = Table(title=f"law parameters on {on.isoformat()} (regime {law.regime})")
+    for col in ("parameter", "value", "unit", "since", "source"):
+        t.add_column(col)
+    for r in rows:
+        v = r["value"]
+        t.add_row(r["name"], json.dumps(v) if isinstance(v, (dict, list)) else _fmt(v), r["unit"],
+                  r["effective"] or "—", r["source"] or "not in force")
+    out.print(t)
+
+
+@law_app.command("versions")
+def law_versions(json_: JsonOpt = False) -> None:
+    """The rule versions (Federal Register actions) the law data records."""
+    law = load_law()
+    rvs = sorted(law.rule_versions.values(), key=lambda r: r.effective)
+    if json_:
+        _print_json([r.model_dump(mode="json") for r in rvs])
+        return
+    t = Table(title="rule versions")
+    for col in ("id", "effective", "source", "name"):
+        t.add_column(col)
+    for r in rvs:
+        t.add_row(r.id, r.effective.isoformat(), r.source, r.name)
+    out.print(t)
+
+
+@law_app.command("regimes")
+def law_regimes() -> None:
+    """The built-in regimes (history as enacted, and what-if files)."""
+    for name, path in BUILTIN_REGIMES.items():
+        law = load_law(name)
+        out.print(f"[bold]{name}[/bold]{' (hypothetical)' if law.hypothetical else ''}: {law.regime_description}"
+                  f"  [dim]{path}[/dim]")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one-line errors and exit code 2 for any bad input."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except ChipwatchError as exc:
+        sys.stderr.write(f"chipwatch: error: {exc}\n")
+        return 2
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("chipwatch: aborted\n")
+        return 1
+    except TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `chipwatch`: help was printed
+            sys.stderr.write(f"{exc.format_message()}\n")  # type: ignore[attr-defined]
+            return 0
+        msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        sys.stderr.write(f"chipwatch: error: {' '.join(msg.split())}\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
