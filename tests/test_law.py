@@ -40,7 +40,7 @@ def test_repealed_parameter_is_clear_error():
 
 
 def test_unknown_parameter_suggests():
-    with pytest.raises(UnknownParameter, match="did you mean us_ear.3a090.a1_tpp_min"):
+    with pytest.raises(UnknownParameter, match=r"did you mean us_ear\.3a090\.a1_tpp_min"):
         load_law().value("us_ear.3a090.a1_tpp", date(2024, 1, 1))
 
 
@@ -92,7 +92,7 @@ def test_regime_with_unknown_parameter_is_rejected(tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text("regime: bad\ndescription: x\nparameters:\n  us_ear.nope:\n    - {from: 2025-01-01, value: 1}\n",
                  encoding="utf-8")
-    with pytest.raises(UnknownParameter, match="us_ear.nope"):
+    with pytest.raises(UnknownParameter, match=r"us_ear\.nope"):
         load_law(f)
 
 

@@ -20,6 +20,7 @@ from chipwatch.catalog import Chip, Item, MemoryStack, System, default_catalog
 from chipwatch.errors import InvalidInput
 from chipwatch.law import Entry, Law, ParagraphDef, load_law
 from chipwatch.metrics import (
+    DECIMALS,
     density_expr,
     memory_bandwidth_density,
     performance_density,
@@ -84,7 +85,9 @@ class Classification(BaseModel):
 # --- metrics ------------------------------------------------------------------------------------
 
 
-def _chip_metrics(chip: Chip, bits: dict[str, int]) -> tuple[dict[str, Metric], list[Step], dict[str, float | None]]:
+def _chip_metrics(chip: Chip, bits: dict[str, int]) -> tuple[
+        dict[str, Metric], list[Step], dict[str, float | None], list[str]]:
+    notes: list[str] = []
     values: dict[str, float | None] = {"tpp": None, "pd": None, "processing_performance": None,
                                        "io_rate": chip.interconnect_bandwidth_gbs}
     steps: list[Step] = []
@@ -98,6 +101,13 @@ def _chip_metrics(chip: Chip, bits: dict[str, int]) -> tuple[dict[str, Metric], 
             result=f"{tpp.value:g} (decided by {tpp.deciding_format})",
             values={"candidates": cands, "tpp": tpp.value, "deciding_format": tpp.deciding_format},
         ))
+        if "tf32" in tpp.deciding_format:
+            others = {f: r for f, r in chip.dense_tops.items() if f != "tf32"}
+            alt = total_processing_performance([others], bits).value if others else None
+            notes.append(
+                f"TPP is decided by the TF32 rate counted at {bits['tf32']} bits; the bit length of TF32 is an "
+                f"interpretation (the Technical Note does not name it). Without TF32 the TPP would be "
+                f"{alt:g}." if alt is not None else "TPP is decided by the TF32 rate alone.")
         metrics["tpp"] = Metric(name="tpp", value=tpp.value, unit="TPP",
                                 formula=f"max over formats of dense TOPS × bits = {cands[tpp.deciding_format]}")
         if chip.die_area_mm2 is not None:
@@ -120,7 +130,7 @@ def _chip_metrics(chip: Chip, bits: dict[str, int]) -> tuple[dict[str, Metric], 
     metrics["io_rate"] = Metric(name="io_rate", value=values["io_rate"], unit="GB/s",
                                 formula="aggregate bidirectional chip-to-chip interconnect rate"
                                 if values["io_rate"] is not None else "interconnect rate not given")
-    return metrics, steps, values
+    return metrics, steps, values, notes
 
 
 # --- paragraph evaluation -----------------------------------------------------------------------
@@ -150,7 +160,7 @@ def _decide(rows: list[tuple[ParagraphDef, Entry, Tri, list[Comparison]]]) -> tu
     exclusions = [(p, r) for p, _, r, _ in rows if p.kind == "exclusion"]
     branches: list[tuple[str, str | None]] = []
     unknown: list[Comparison] = []
-    for p, _, _, comps in rows:
+    for _, _, _, comps in rows:
         unknown += [c for c in comps if c.value is None]
     for p, _, met, _ in rows:
         if p.kind == "exclusion":
@@ -274,14 +284,16 @@ def _classify_chip(chip: Chip, on: date, law: Law, base_eccn: str | None) -> Cla
              Step(check="Operand bit length per format", result="from the law data",
                   values={"bits": bits.value, **({"uncertain": bits.uncertain} if bits.uncertain else {})},
                   cite=bits.cite, source=bits.source, effective=bits.effective, params=[BITS_PARAM])]
-    metrics, msteps, values = _chip_metrics(chip, bits.value)
+    metrics, msteps, values, metric_notes = _chip_metrics(chip, bits.value)
     steps += msteps
     env = Env(metrics=values, facts={"datacenter": chip.datacenter})
     rows, psteps = _evaluate_paragraphs(law, on, "ic", env)
     steps += psteps
     used = set().union(*(subjects(e.value) for _, e, _, _ in rows)) if rows else set()
     shown = {k: m for k, m in metrics.items() if k in {"tpp", "pd"} | used}
-    return _finish(chip, on, law, rows, steps, shown, [BITS_PARAM], base_eccn)
+    result = _finish(chip, on, law, rows, steps, shown, [BITS_PARAM], base_eccn)
+    result.notes[:0] = metric_notes
+    return result
 
 
 def _classify_memory(mem: MemoryStack, on: date, law: Law) -> Classification:
@@ -314,10 +326,10 @@ def _classify_system(system: System, on: date, law: Law, base_eccn: str | None) 
                 results.append(False)
         return tri_any(results)
 
-    total_tpp = None
-    if all(c.metrics.get("tpp") and c.metrics["tpp"].value is not None for c in parts):
-        total_tpp = round(sum(c.metrics["tpp"].value * p.count  # type: ignore[operator]
-                              for c, p in zip(parts, system.parts, strict=True)), 6)
+    part_tpps = [c.metrics["tpp"].value if "tpp" in c.metrics else None for c in parts]
+    total_tpp: float | None = None
+    if all(t is not None for t in part_tpps):
+        total_tpp = round(sum(float(t or 0) * p.count for t, p in zip(part_tpps, system.parts, strict=True)), DECIMALS)
     steps = [_law_step(law, on)]
     for c, p in zip(parts, system.parts, strict=True):
         steps.append(Step(check=f"Contained IC: {p.count} × {c.item}", result=c.label,

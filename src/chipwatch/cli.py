@@ -8,9 +8,9 @@ from datetime import date
 from typing import Annotated, Any
 
 import typer
-from typer.exceptions import TyperException
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from chipwatch.catalog import Chip, MemoryStack, System, SystemPart, custom_chip, default_catalog
 from chipwatch.classify import Classification, classify
@@ -70,7 +70,8 @@ def render_classification(c: Classification) -> None:
         out.print(t)
     if c.thresholds:
         t = Table(title="thresholds in force", show_edge=False)
-        for col in ("parameter", "value", "since", "source", "cite"):
+        t.add_column("parameter", no_wrap=True)
+        for col in ("value", "since", "source", "cite"):
             t.add_column(col)
         for th in c.thresholds:
             val = th.value if not isinstance(th.value, (dict, list)) else json.dumps(th.value)
@@ -125,8 +126,9 @@ def chips(
         t.add_column(col)
     for chip, row in zip(cat, results, strict=True):
         last = row[-1]
-        t.add_row(chip.name, chip.vendor, _fmt(last.metrics.get("tpp").value if "tpp" in last.metrics else None),
-                  _fmt(last.metrics.get("pd").value if "pd" in last.metrics else None), *[r.label for r in row])
+        tpp = last.metrics["tpp"].value if "tpp" in last.metrics else None
+        pd = last.metrics["pd"].value if "pd" in last.metrics else None
+        t.add_row(chip.name, chip.vendor, _fmt(tpp), _fmt(pd), *[r.label for r in row])
     out.print(t)
     out.print("'?' = the class turns on a figure the catalog lacks (see `chipwatch classify NAME`).")
 
@@ -285,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `chipwatch`: help was printed
-            sys.stderr.write(f"{exc.format_message()}\n")  # type: ignore[attr-defined]
+            sys.stderr.write(f"{exc.format_message()}\n")
             return 0
         msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         sys.stderr.write(f"chipwatch: error: {' '.join(msg.split())}\n")

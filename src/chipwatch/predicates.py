@@ -28,7 +28,7 @@ from chipwatch.law import Law
 
 Tri = bool | None
 
-OPS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+OPS: dict[str, tuple[str, Callable[[Any, Any], Any]]] = {
     "ge": ("≥", operator.ge),
     "gt": (">", operator.gt),
     "le": ("≤", operator.le),
@@ -122,10 +122,12 @@ def to_polars(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
     if "metric" in pred:
         op, pname = _op_of(pred)
         threshold = law.value(pname, on).value
-        return OPS[op][1](pl.col(pred["metric"]), pl.lit(threshold))
+        expr: pl.Expr = OPS[op][1](pl.col(pred["metric"]), pl.lit(threshold))
+        return expr
     if "fact" in pred:
         op, expected = _op_of(pred)
-        return OPS[op][1](pl.col(pred["fact"]), pl.lit(expected))
+        fact_expr: pl.Expr = OPS[op][1](pl.col(pred["fact"]), pl.lit(expected))
+        return fact_expr
     if "contains" in pred:
         return pl.col(f"contains_{pred['contains']}")
     raise LawDataError(f"unknown predicate form: {dict(pred)}")

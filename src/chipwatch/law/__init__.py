@@ -10,6 +10,7 @@ is the regime ``historical`` with no overrides, and a what-if is a small YAML fi
 
 from __future__ import annotations
 
+from chipwatch.law.loader import BUILTIN_REGIMES, LAW_DIR, load_law
 from chipwatch.law.model import (
     Entry,
     Law,
@@ -18,7 +19,6 @@ from chipwatch.law.model import (
     RuleVersion,
     Timeline,
 )
-from chipwatch.law.loader import BUILTIN_REGIMES, LAW_DIR, load_law
 
 __all__ = [
     "BUILTIN_REGIMES",
