@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from chipwatch import Chip, MemoryStack, System, SystemPart, classify, custom_chip, default_catalog
+from chipwatch.classify import FoundryFacts
 
 CASE_DIR = Path(__file__).parent / "cases" / "us_ear"
 
@@ -49,7 +50,11 @@ def _item(spec: dict[str, Any], chips: dict[str, Any]) -> Chip | MemoryStack | S
 @pytest.mark.parametrize(("case", "chips"), _load())
 def test_case(case: dict[str, Any], chips: dict[str, Any]) -> None:
     on = case["date"] if isinstance(case["date"], date) else date.fromisoformat(case["date"])
-    result = classify(_item(case["item"], chips), on, base_eccn=case.get("base_eccn"))
+    item = _item(case["item"], chips)
+    if "process_node" in case:
+        item = item.model_copy(update={"process_node": case["process_node"]})
+    foundry = FoundryFacts(**case["foundry"]) if "foundry" in case else None
+    result = classify(item, on, base_eccn=case.get("base_eccn"), foundry=foundry)
     expect = case["expect"]
     assert result.eccn == expect["eccn"], result.trace
     if "paragraph" in expect:

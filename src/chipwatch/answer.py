@@ -64,6 +64,7 @@ class Comparison(BaseModel):
     result: bool | None
     cite: str | None = None
     effective: date | None = None
+    note: str | None = None
 
 
 class Step(BaseModel):

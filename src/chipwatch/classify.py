@@ -8,9 +8,10 @@ and dates with the same predicates compiled to polars.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,9 +42,46 @@ INPUT_FOR: dict[str, str] = {
     "mbd": "memory bandwidth (GB/s) and package area (mm²)",
     "datacenter": "whether the IC is designed or marketed for use in datacenters",
     "co_packaged_with_logic": "whether the memory is co-packaged with a logic IC",
+    "designer_attests_not_3a090a": "an approved/authorized IC designer's attestation that the IC is below 3A090.a",
+    "packager_attests_transistor_count": "a fabricator or approved-OSAT attestation of the transistor count",
+    "transistors_bn": "aggregated approximated transistor count (billions)",
+    "contains_hbm": "whether the packaged IC contains high-bandwidth memory",
+    "node_nm": "process node (nm) of the logic dies",
+    "nonplanar_logic": "whether the logic dies use non-planar transistors",
 }
 UNITS = {"tpp": "TPP", "processing_performance": "bit-TOPS", "pd": "TPP/mm²", "io_rate": "GB/s",
          "mbd": "GB/s/mm²"}
+
+
+class FoundryFacts(BaseModel):
+    """Facts for Note 1 to 3A090.a: who exports, and what attestations they hold.
+
+    The presumption binds only front-end fabricators and OSATs; for anyone else it does not apply.
+    An attestation left as None is unknown, and the answer then shows both branches.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    exporter_role: Literal["front_end_fabricator", "osat", "other"] = "other"
+    designer_attests_not_3a090a: bool | None = Field(
+        default=None, description="an approved or authorized IC designer's datasheet/attestation shows TPP and PD below 3A090.a")
+    packager_attests_transistor_count: bool | None = Field(
+        default=None, description="the fabricator (outside Macau/D:5) or an approved OSAT attests the aggregated transistor count")
+    transistors_bn: float | None = Field(default=None, description="attested aggregated approximated transistor count, billions")
+    contains_hbm: bool | None = None
+    nonplanar_logic: bool | None = Field(default=None, description="logic dies use non-planar (FinFET/GAA) transistors")
+
+
+_NODE_PATTERNS = (re.compile(r"(\d+(?:\.\d+)?)\s*nm", re.I), re.compile(r"\bN(\d+)", re.I), re.compile(r"\b(\d+)N\b"),
+                  re.compile(r"\b(\d+)\s*NP?\b"))
+
+
+def node_nm(process_node: str | None) -> float | None:
+    """The smallest node number (nm) named in a process description ('TSMC N5 (XCD) + N6 (IOD)' -> 5)."""
+    if not process_node:
+        return None
+    found = [float(m) for pat in _NODE_PATTERNS for m in pat.findall(process_node)]
+    return min(found) if found else None
 
 
 class Metric(BaseModel):
@@ -148,8 +186,12 @@ def _evaluate_paragraphs(
         if p.kind == "exclusion":
             word = {True: f"applies: excludes {', '.join(p.excludes)}", False: "does not apply",
                     None: "unknown (an input is missing)"}[result]
+        if p.kind == "presumption":
+            word = {True: f"applies: treated as {p.eccn} and designed for datacenters", False: "does not apply",
+                    None: "unknown (an attestation or fact is missing)"}[result]
         steps.append(Step(check=p.label, result=word, comparisons=comps, cite=entry.cite,
-                          source=entry.source, effective=entry.effective, params=params_of(entry.value)))
+                          source=entry.source, effective=entry.effective,
+                          params=[n for n in params_of(entry.value) if law.timeline(n).in_force(on)]))
     return rows, steps
 
 
@@ -165,7 +207,8 @@ def _decide(rows: list[tuple[ParagraphDef, Entry, Tri, list[Comparison]]]) -> tu
     for p, _, met, _ in rows:
         if p.kind == "exclusion":
             continue
-        excluded = tri_any([r for x, r in exclusions if p.eccn in x.excludes])
+        excluded = (tri_any([r for x, r in exclusions if p.eccn in x.excludes])
+                    if p.kind == "paragraph" else False)
         effective: Tri = tri_all([met, None if excluded is None else not excluded])
         if effective is True:
             if branches:
@@ -186,7 +229,7 @@ def _consulted_rule(law: Law, on: date, rows: list[tuple[ParagraphDef, Entry, Tr
     """The latest rule version among the paragraph versions and parameters the answer used."""
     entries: list[Entry] = [e for _, e, _, _ in rows]
     names = {n for _, e, _, _ in rows for n in params_of(e.value)} | set(extra_params)
-    entries += [law.timeline(n).entry_at(on) for n in names]
+    entries += [law.timeline(n).entry_at(on) for n in names if law.timeline(n).in_force(on)]
     dated = [e for e in entries if e.rule]
     if not dated:
         return None
@@ -200,7 +243,7 @@ def _thresholds(law: Law, on: date, rows: list[tuple[ParagraphDef, Entry, Tri, l
     for _, e, _, _ in rows:
         names += [n for n in params_of(e.value) if n not in names]
     names += [n for n in extra if n not in names]
-    return [Threshold.of(law.value(n, on)) for n in names]
+    return [Threshold.of(law.value(n, on)) for n in names if law.timeline(n).in_force(on)]
 
 
 # --- public entry points ------------------------------------------------------------------------
@@ -278,7 +321,21 @@ def _law_step(law: Law, on: date) -> Step:
                 values={"rule_versions": [f"{r.id} ({r.source}, effective {r.effective})" for r in in_force]})
 
 
-def _classify_chip(chip: Chip, on: date, law: Law, base_eccn: str | None) -> Classification:
+def _foundry_env(chip: Chip, foundry: FoundryFacts | None) -> tuple[dict[str, float | None], dict[str, bool | None]]:
+    f = foundry or FoundryFacts()
+    contains_hbm = f.contains_hbm
+    if contains_hbm is None and chip.memory_type:
+        contains_hbm = "HBM" in chip.memory_type.upper()
+    metrics = {"transistors_bn": f.transistors_bn, "node_nm": node_nm(chip.process_node)}
+    facts = {"exporter_is_fabricator_or_osat": f.exporter_role in ("front_end_fabricator", "osat"),
+             "designer_attests_not_3a090a": f.designer_attests_not_3a090a,
+             "packager_attests_transistor_count": f.packager_attests_transistor_count,
+             "contains_hbm": contains_hbm, "nonplanar_logic": f.nonplanar_logic}
+    return metrics, facts
+
+
+def _classify_chip(chip: Chip, on: date, law: Law, base_eccn: str | None,
+                   foundry: FoundryFacts | None = None) -> Classification:
     bits = law.value(BITS_PARAM, on)
     steps = [_law_step(law, on),
              Step(check="Operand bit length per format", result="from the law data",
@@ -286,7 +343,8 @@ def _classify_chip(chip: Chip, on: date, law: Law, base_eccn: str | None) -> Cla
                   cite=bits.cite, source=bits.source, effective=bits.effective, params=[BITS_PARAM])]
     metrics, msteps, values, metric_notes = _chip_metrics(chip, bits.value)
     steps += msteps
-    env = Env(metrics=values, facts={"datacenter": chip.datacenter})
+    fmetrics, ffacts = _foundry_env(chip, foundry)
+    env = Env(metrics={**values, **fmetrics}, facts={"datacenter": chip.datacenter, **ffacts})
     rows, psteps = _evaluate_paragraphs(law, on, "ic", env)
     steps += psteps
     used = set().union(*(subjects(e.value) for _, e, _, _ in rows)) if rows else set()
@@ -349,10 +407,12 @@ def classify(
     law: Law | None = None,
     regime: str | None = None,
     base_eccn: str | None = None,
+    foundry: FoundryFacts | None = None,
 ) -> Classification:
     """Classify `item` (a catalog name, a Chip, a MemoryStack or a System) on date `on` (today by
     default) under the built-in history or another regime. `base_eccn` is the ECCN the item would
-    otherwise have (e.g. '5A992'), to find its .z paragraph."""
+    otherwise have (e.g. '5A992'), to find its .z paragraph. `foundry` gives the exporter's role and
+    attestations for the presumption of Note 1 to 3A090.a (front-end fabricators and OSATs)."""
     if law is None:
         law = load_law(regime or "historical")
     on = on or date.today()
@@ -363,7 +423,7 @@ def classify(
     if on < law.first_effective():
         return _no_rule_yet(item, on, law)
     if isinstance(item, Chip):
-        return _classify_chip(item, on, law, base_eccn)
+        return _classify_chip(item, on, law, base_eccn, foundry)
     if isinstance(item, MemoryStack):
         return _classify_memory(item, on, law)
     return _classify_system(item, on, law, base_eccn)
@@ -405,6 +465,13 @@ def classify_frame(chips: pl.DataFrame, dates: Sequence[date], *, law: Law | Non
         base = base.with_columns(
             tpp=tpp, processing_performance=tpp, io_rate=pl.col("io_rate_gbs"),
         ).with_columns(pd=density_expr(pl.col("tpp"), "die_area_mm2"))
+        # Facts of Note 1 to 3A090.a that a catalog table does not carry: exporter not a foundry/OSAT.
+        defaults: dict[str, pl.Expr] = {
+            "exporter_is_fabricator_or_osat": pl.lit(False), "designer_attests_not_3a090a": pl.lit(None, pl.Boolean),
+            "packager_attests_transistor_count": pl.lit(None, pl.Boolean), "transistors_bn": pl.lit(None, pl.Float64),
+            "contains_hbm": pl.lit(None, pl.Boolean), "nonplanar_logic": pl.lit(None, pl.Boolean),
+            "node_nm": pl.lit(None, pl.Float64)}
+        base = base.with_columns(**{k: v for k, v in defaults.items() if k not in base.columns})
         rows = law.paragraphs_in_force(start, "ic")
         exprs: dict[str, pl.Expr] = {p.name: to_polars(e.value, law, start) for p, e in rows}
         exclusions = [(p, exprs[p.name]) for p, _ in rows if p.kind == "exclusion"]
@@ -415,7 +482,7 @@ def classify_frame(chips: pl.DataFrame, dates: Sequence[date], *, law: Law | Non
         for p, _ in rows:
             if p.kind == "exclusion":
                 continue
-            excl = [e for x, e in exclusions if p.eccn in x.excludes]
+            excl = [e for x, e in exclusions if p.eccn in x.excludes] if p.kind == "paragraph" else []
             excluded = pl.any_horizontal(excl) if excl else pl.lit(False)
             effective = exprs[p.name] & ~excluded
             possible = effective.fill_null(True)

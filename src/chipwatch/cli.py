@@ -13,7 +13,7 @@ from rich.table import Table
 from typer.exceptions import TyperException
 
 from chipwatch.catalog import Chip, MemoryStack, System, SystemPart, custom_chip, default_catalog
-from chipwatch.classify import Classification, classify
+from chipwatch.classify import Classification, FoundryFacts, classify
 from chipwatch.errors import ChipwatchError, InvalidInput
 from chipwatch.law import BUILTIN_REGIMES, Law, load_law
 
@@ -159,6 +159,15 @@ def classify_cmd(
         help="Classify a computer/assembly containing chips: 'NAME' or 'NAME*COUNT', repeatable.")] = None,
     base_eccn: Annotated[str | None, typer.Option(help="ECCN the item otherwise has (e.g. 5A992), to find its .z paragraph.")] = None,
     label: Annotated[str, typer.Option("--name", help="Label for an item given by figures.")] = "custom item",
+    process_node: Annotated[str | None, typer.Option(help="Process node of the logic dies, e.g. 'TSMC N5' (figures only).")] = None,
+    exporter_role: Annotated[str, typer.Option(
+        help="Who exports: front_end_fabricator, osat or other (Note 1 to 3A090.a binds only the first two).")] = "other",
+    designer_attests: Annotated[bool | None, typer.Option(
+        "--designer-attests/--no-designer-attests", help="Approved/authorized designer attests the IC is below 3A090.a.")] = None,
+    packager_attests: Annotated[bool | None, typer.Option(
+        "--packager-attests/--no-packager-attests", help="Fabricator or approved OSAT attests the transistor count.")] = None,
+    transistors_bn: Annotated[float | None, typer.Option(help="Attested aggregated transistor count, billions.")] = None,
+    contains_hbm: Annotated[bool | None, typer.Option("--contains-hbm/--no-hbm", help="The packaged IC contains HBM.")] = None,
 ) -> None:
     """Classify a catalog chip, a chip given by its figures, an HBM stack, or a system of chips."""
     on = parse_date(date_)
@@ -197,7 +206,16 @@ def classify_cmd(
                                co_packaged_with_logic=co_packaged)
         except ValueError as exc:
             raise InvalidInput(str(exc).splitlines()[-1].strip()) from None
-    result = classify(item, on, law=law, base_eccn=base_eccn)
+    if exporter_role not in ("front_end_fabricator", "osat", "other"):
+        raise InvalidInput(f"--exporter-role must be front_end_fabricator, osat or other, not {exporter_role!r}")
+    if transistors_bn is not None and (transistors_bn != transistors_bn or transistors_bn <= 0):
+        raise InvalidInput("--transistors-bn must be a positive number")
+    if process_node and isinstance(item, Chip):
+        item = item.model_copy(update={"process_node": process_node})
+    foundry = FoundryFacts(exporter_role=exporter_role, designer_attests_not_3a090a=designer_attests,  # type: ignore[arg-type]
+                           packager_attests_transistor_count=packager_attests, transistors_bn=transistors_bn,
+                           contains_hbm=contains_hbm)
+    result = classify(item, on, law=law, base_eccn=base_eccn, foundry=foundry)
     if json_:
         _print_json(result.model_dump(mode="json"))
     else:

@@ -86,8 +86,12 @@ def evaluate(pred: Mapping[str, Any], env: Env, law: Law, on: date) -> tuple[Tri
     if "metric" in pred:
         name = pred["metric"]
         op, pname = _op_of(pred)
-        pv = law.value(pname, on)
         value = env.metrics.get(name)
+        if not law.timeline(pname).in_force(on):
+            # A route whose threshold is not in force on the date cannot be taken.
+            return False, [Comparison(subject=name, value=value, op=OPS[op][0], param=pname, threshold=None,
+                                      result=False, note=f"{pname} is not in force on {on.isoformat()}")]
+        pv = law.value(pname, on)
         result: Tri = None if value is None else OPS[op][1](value, pv.value)
         return result, [Comparison(subject=name, value=value, op=OPS[op][0], param=pname,
                                    threshold=pv.value, result=result, cite=pv.cite,
@@ -121,6 +125,8 @@ def to_polars(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
         return ~to_polars(pred["not"], law, on)
     if "metric" in pred:
         op, pname = _op_of(pred)
+        if not law.timeline(pname).in_force(on):
+            return pl.lit(False)
         threshold = law.value(pname, on).value
         expr: pl.Expr = OPS[op][1](pl.col(pred["metric"]), pl.lit(threshold))
         return expr

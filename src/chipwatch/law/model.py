@@ -68,8 +68,10 @@ class Timeline:
                 )
             entry = self.entries[i]
         if entry.value is None:
+            earlier = [e for e in self.entries if e.effective < entry.effective and e.value is not None]
+            verb = "removed on" if earlier else "no value set, per the version of"
             raise NotInForce(
-                f"{self.name} is not in force on {on.isoformat()}: removed on "
+                f"{self.name} is not in force on {on.isoformat()}: {verb} "
                 f"{entry.effective.isoformat()} by {entry.source}"
             )
         return entry
