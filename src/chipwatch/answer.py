@@ -29,26 +29,8 @@ class RuleRef(BaseModel):
         return cls(id=rv.id, name=rv.name, effective=rv.effective, source=rv.source)
 
 
-class Threshold(BaseModel):
-    """A law parameter in force on the answer's date, with its provenance."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    value: Any
-    unit: str
-    effective: date
-    source: str
-    cite: str
-    uncertain: str | None = None
-    hypothetical: bool = False
-
-    @classmethod
-    def of(cls, pv: ParamValue) -> Threshold:
-        return cls(
-            name=pv.name, value=pv.value, unit=pv.unit, effective=pv.effective, source=pv.source,
-            cite=pv.cite, uncertain=pv.uncertain, hypothetical=pv.hypothetical,
-        )
+# A threshold in an answer is the law parameter itself, with its provenance.
+Threshold = ParamValue
 
 
 class Comparison(BaseModel):

@@ -243,7 +243,7 @@ def _thresholds(law: Law, on: date, rows: list[tuple[ParagraphDef, Entry, Tri, l
     for _, e, _, _ in rows:
         names += [n for n in params_of(e.value) if n not in names]
     names += [n for n in extra if n not in names]
-    return [Threshold.of(law.value(n, on)) for n in names if law.timeline(n).in_force(on)]
+    return [law.value(n, on) for n in names if law.timeline(n).in_force(on)]
 
 
 # --- public entry points ------------------------------------------------------------------------

@@ -65,20 +65,10 @@ class _LawFileIn(BaseModel):
     paragraphs: dict[str, _ParagraphIn] = Field(default_factory=dict)
 
 
-class _RuleVersionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    source: str
-    effective: date
-    published: date | None = None
-    released: date | None = None
-    note: str | None = None
-
-
 class _RuleVersionsFileIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     jurisdiction: str
-    rule_versions: dict[str, _RuleVersionIn]
+    rule_versions: dict[str, dict[str, Any]]
 
 
 class _OverrideIn(BaseModel):
@@ -129,7 +119,7 @@ def _load_files(law_dir: Path) -> tuple[dict[str, Timeline], dict[str, Paragraph
             if isinstance(data, dict) and "rule_versions" in data:
                 rv = _validate(_RuleVersionsFileIn, data, path)
                 for rid, r in rv.rule_versions.items():
-                    rules[rid] = RuleVersion(id=rid, **r.model_dump())
+                    rules[rid] = _validate(RuleVersion, {"id": rid, **r}, path)
                 continue
             f = _validate(_LawFileIn, data, path)
             for pname, p in f.parameters.items():

@@ -111,7 +111,7 @@ class ParamValue(BaseModel):
 class RuleVersion(BaseModel):
     """One Federal Register action (or announcement) that changed the law."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str
     name: str
