@@ -42,7 +42,7 @@ class Env:
     """What a predicate can see of one item."""
 
     metrics: Mapping[str, float | None]
-    facts: Mapping[str, bool | None]
+    facts: Mapping[str, Any]
     contains: Callable[[str], Tri] | None = None
 
 
@@ -96,6 +96,8 @@ def evaluate(pred: Mapping[str, Any], env: Env, law: Law, on: date) -> tuple[Tri
         return result, [Comparison(subject=name, value=value, op=OPS[op][0], param=pname,
                                    threshold=pv.value, result=result, cite=pv.cite,
                                    effective=pv.effective)]
+    if "fact" in pred and any(k in pred for k in SET_OPS):
+        return _evaluate_membership(pred, env, law, on)
     if "fact" in pred:
         name = pred["fact"]
         op, expected = _op_of(pred)
@@ -109,6 +111,44 @@ def evaluate(pred: Mapping[str, Any], env: Env, law: Law, on: date) -> tuple[Tri
         return result, [Comparison(subject="contains IC classified", value=target, op="∈",
                                    threshold="parts", result=result)]
     raise LawDataError(f"unknown predicate form: {dict(pred)}")
+
+
+SET_OPS = ("in", "in_set", "has")
+
+
+def resolve_set(law: Law, pname: str, on: date) -> tuple[frozenset[str], Any]:
+    """The country set a set-valued parameter names on `on` (groups resolved on the same date)."""
+    from chipwatch.law.sets import country_set  # the groups data loads only when a rule needs it
+
+    pv = law.value(pname, on)
+    return country_set(pv.value, on), pv
+
+
+def _evaluate_membership(pred: Mapping[str, Any], env: Env, law: Law, on: date) -> tuple[Tri, list[Comparison]]:
+    name = pred["fact"]
+    value = env.facts.get(name)
+    if "has" in pred:
+        tag = pred["has"]
+        result: Tri = None if value is None else tag in value
+        return result, [Comparison(subject=name, value=sorted(value) if value is not None else None, op="∋",
+                                   threshold=tag, result=result)]
+    if "in" in pred:
+        options = list(pred["in"])
+        result = None if value is None else value in options
+        return result, [Comparison(subject=name, value=value, op="∈", threshold=options, result=result)]
+    pname = pred["in_set"]
+    members, pv = resolve_set(law, pname, on)
+    result = None if value is None else value in members
+    return result, [Comparison(subject=name, value=value, op="∈", param=pname, threshold=sorted(members),
+                               result=result, cite=pv.cite, effective=pv.effective)]
+
+
+def _membership_expr(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
+    col = pl.col(pred["fact"])
+    if "has" in pred:
+        return col.list.contains(pl.lit(pred["has"]))
+    options = list(pred["in"]) if "in" in pred else sorted(resolve_set(law, pred["in_set"], on)[0])
+    return pl.when(col.is_null()).then(pl.lit(None, pl.Boolean)).otherwise(col.is_in(options))
 
 
 def to_polars(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
@@ -130,6 +170,8 @@ def to_polars(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
         threshold = law.value(pname, on).value
         expr: pl.Expr = OPS[op][1](pl.col(pred["metric"]), pl.lit(threshold))
         return expr
+    if "fact" in pred and any(k in pred for k in SET_OPS):
+        return _membership_expr(pred, law, on)
     if "fact" in pred:
         op, expected = _op_of(pred)
         fact_expr: pl.Expr = OPS[op][1](pl.col(pred["fact"]), pl.lit(expected))
