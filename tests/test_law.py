@@ -46,7 +46,8 @@ def test_unknown_parameter_suggests():
 
 def test_every_value_has_source_cite_and_known_rule():
     law = load_law()
-    for tl in [*law.params.values(), *(p.timeline for p in law.paragraphs.values())]:
+    for tl in [*law.params.values(), *(p.timeline for p in law.paragraphs.values()),
+                   *(r.timeline for r in law.rules.values())]:
         for e in tl.entries:
             assert e.source and e.cite, tl.name
             assert e.rule in law.rule_versions, (tl.name, e.rule)
@@ -55,7 +56,10 @@ def test_every_value_has_source_cite_and_known_rule():
 
 def test_rule_versions_have_fr_citations():
     for rv in load_law().rule_versions.values():
-        assert " FR " in rv.source
+        if rv.basis == "regulation":
+            assert " FR " in rv.source or " CFR " in f" {rv.source}", rv.id
+        else:  # a letter, guidance, proclamation or announcement names the document it rests on
+            assert rv.basis in ("letter", "guidance", "proclamation", "announcement") and rv.source, rv.id
 
 
 def test_builtin_regimes_load():

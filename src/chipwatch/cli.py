@@ -14,11 +14,12 @@ from typer.exceptions import TyperException
 
 from chipwatch.catalog import Chip, MemoryStack, System, SystemPart, custom_chip, default_catalog
 from chipwatch.classify import Classification, FoundryFacts, classify
+from chipwatch.determine import END_USES, Determination, determine, transaction
 from chipwatch.errors import ChipwatchError, InvalidInput
 from chipwatch.law import BUILTIN_REGIMES, Law, load_law
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="chipwatch: US AI-chip export controls as code (ECCN 3A090/4A090 on any date).")
+                  help="chipwatch: US AI-chip export controls as code: classify, determine, batch.")
 law_app = typer.Typer(no_args_is_help=True, help="Inspect the law data: parameters, paragraphs, rule versions.")
 app.add_typer(law_app, name="law")
 
@@ -28,6 +29,7 @@ DateOpt = Annotated[str, typer.Option("--date", "-d", help="ISO date (YYYY-MM-DD
 RegimeOpt = Annotated[str, typer.Option("--regime", "-r",
                                         help=f"Built-in regime ({', '.join(BUILTIN_REGIMES)}) or a regime YAML file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+ERRORS_SHOWN = 40  # bad rows listed on the terminal; the output file has them all
 
 
 def parse_date(text: str) -> date:
@@ -289,6 +291,182 @@ def law_regimes() -> None:
         law = load_law(name)
         out.print(f"[bold]{name}[/bold]{' (hypothetical)' if law.hypothetical else ''}: {law.regime_description}"
                   f"  [dim]{path}[/dim]")
+
+
+# --- determination --------------------------------------------------------------------------
+
+
+def render_determination(d: Determination, full_trace: bool = False) -> None:
+    verdict = {True: "[bold red]LICENCE REQUIRED[/bold red]", False: "[bold green]NO LICENCE REQUIRED[/bold green]",
+               None: "[bold yellow]UNDETERMINED: turns on missing facts[/bold yellow]"}[d.licence_required]
+    regime = f" (regime {d.regime}{', hypothetical' if d.hypothetical else ''}{', as written' if not d.include_announced else ''})"
+    out.print(f"[bold]{d.item}[/bold] × {d.transaction.quantity} → {d.transaction.destination} on {d.date.isoformat()}{regime}")
+    out.print(f"{verdict}  [dim]{d.reason_code}[/dim]   item: {d.eccn or 'unclassified'}"
+              + (f"   subject to the EAR: {_fmt(d.subject_to_ear)}" if d.subject_to_ear is not True else ""))
+    for r in d.reasons:
+        out.print(f"  • {r.title} — [cyan]{r.cite}[/cyan] ({r.source}{'; ' + r.basis if r.basis != 'regulation' else ''})")
+    if d.review_policy:
+        rp = d.review_policy
+        out.print(f"Review policy: [bold]{rp.policy}[/bold] — {rp.cite}"
+                  + (f" [yellow](depends on {', '.join(rp.depends_on)})[/yellow]" if rp.depends_on else ""))
+    for e in d.licence_exceptions:
+        val = f" [{_fmt(e.value)} {e.unit}]" if e.value is not None else ""
+        out.print(f"Licence exception [bold]{e.code}[/bold] {e.status}{val} — {e.cite}: {'; '.join(e.conditions)}")
+    for c in d.conditions:
+        val = f": {_fmt(c.value)} {c.unit or ''}" if c.value is not None else ""
+        share = f" (this shipment: {c.amount:.4%} of it)" if c.amount is not None else ""
+        out.print(f"Condition {c.code}{val}{share} — {c.title} [{c.cite}; {c.basis}]")
+    for w in d.warnings:
+        out.print(f"[yellow]Warning {w.code}[/yellow]: {w.title} [{w.cite}]")
+    for m in d.missing_facts:
+        out.print(f"[yellow]Missing fact {m.fact}[/yellow]: {m.why}")
+        for label, outcome in m.branches.items():
+            out.print(f"    if {label}: {outcome}")
+    if d.uncertain:
+        out.print("[dim]Uncertain points: " + " | ".join(d.uncertain) + "[/dim]")
+    if d.rule_version:
+        out.print(f"[dim]Law as of {d.rule_version.id} ({d.rule_version.source}, effective {d.rule_version.effective})[/dim]")
+    shown = [st for st in d.trace if full_trace or st.result != "does not apply"]
+    table = Table("step", "result", "cite", title="Trace", show_lines=False)
+    for st in shown:
+        table.add_row(st.check, st.result, st.cite or "")
+    out.print(table)
+    if len(shown) < len(d.trace):
+        out.print(f"[dim]{len(d.trace) - len(shown)} rules checked that do not apply; "
+                  "--full-trace lists them, --json gives all values[/dim]")
+
+
+@app.command("determine")
+def determine_cmd(
+    item: Annotated[str | None, typer.Option("--item", "-i", help="Catalog chip name or alias.")] = None,
+    contains: Annotated[list[str] | None, typer.Option(
+        "--contains", help="A computer containing chips: NAME*COUNT (repeat).")] = None,
+    eccn: Annotated[str | None, typer.Option("--eccn", help="Give the ECCN paragraph directly (e.g. 3A090.c).")] = None,
+    qty: Annotated[int, typer.Option("--qty", "-q", help="Quantity.")] = 1,
+    to: Annotated[str, typer.Option("--to", help="Destination country (ISO code; HK is read as CN).")] = "",
+    ships_from: Annotated[str, typer.Option("--from", help="Country the item ships from (US = export from the US).")] = "US",
+    end_user: Annotated[str | None, typer.Option("--end-user", help="End user's name.")] = None,
+    end_user_country: Annotated[str | None, typer.Option("--end-user-country", help="End user's country.")] = None,
+    hq: Annotated[str | None, typer.Option("--hq", help="Country of the end user's headquarters or ultimate parent.")] = None,
+    end_use: Annotated[list[str] | None, typer.Option(
+        "--end-use", help=f"Declared end use: {', '.join(END_USES)} (repeat).")] = None,
+    listed: Annotated[bool | None, typer.Option("--listed/--not-listed", help="A party is / no party is on the Entity List.")] = None,
+    footnote: Annotated[list[str] | None, typer.Option(
+        "--footnote", help="Entity List footnote of the listed party (FN1, FN4, FN5).")] = None,
+    owned_pct: Annotated[float | None, typer.Option("--owned-by-listed-pct", help="Aggregate ownership by listed parties (%).")] = None,
+    screened_clear: Annotated[bool, typer.Option(
+        "--screened-clear", help="Every party screened: none listed, none 50 %-owned by listed parties.")] = False,
+    origin: Annotated[str, typer.Option("--origin", help="us | foreign_direct_product | foreign_us_content | foreign")] = "us",
+    us_content: Annotated[float | None, typer.Option("--us-content-pct", help="Controlled US content (%), for de minimis.")] = None,
+    exporter_hq: Annotated[str | None, typer.Option("--exporter-hq", help="Exporter's headquarters country.")] = None,
+    available_us: Annotated[bool | None, typer.Option(
+        "--available-in-us/--not-available-in-us", help="Commercially available in the US on 2026-01-15.")] = None,
+    certified: Annotated[bool | None, typer.Option(
+        "--certified/--not-certified", help="Exporter makes the 2026 review-policy certifications.")] = None,
+    date_: DateOpt = "today",
+    regime: RegimeOpt = "historical",
+    as_written: Annotated[bool, typer.Option("--as-written", help=(
+        "Set aside policy announced but not codified (e.g. the AI Diffusion non-enforcement, the 15 % revenue share)."))] = False,
+    full_trace: Annotated[bool, typer.Option("--full-trace", help="List every rule checked, not only those that apply.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """May I ship this, to them, there, for that, on this date? Licence, reasons, exceptions, review policy, trace."""
+    if not to:
+        raise InvalidInput("give the destination with --to CC")
+    parsed_contains = None
+    if contains:
+        parsed_contains = {}
+        for spec in contains:
+            name, _, n = spec.rpartition("*") if "*" in spec else (spec, "", "1")
+            try:
+                parsed_contains[name.strip()] = int(n)
+            except ValueError:
+                raise InvalidInput(f"bad --contains {spec!r}: count after '*' must be a whole number") from None
+    party: dict[str, Any] = {"name": end_user, "country": end_user_country, "hq": hq, "listed": listed,
+                             "footnotes": footnote or [], "owned_by_listed_pct": owned_pct}
+    if screened_clear:
+        if listed:
+            raise InvalidInput("--screened-clear contradicts --listed")
+        party["listed"] = False
+        party["owned_by_listed_pct"] = 0.0 if owned_pct is None else owned_pct
+    txn = transaction(item=item, contains=parsed_contains, eccn=eccn, quantity=qty, destination=to,
+                      ships_from=ships_from, date=parse_date(date_), end_user=party, end_uses=end_use or [],
+                      origin=origin, us_content_pct=us_content, exporter_hq=exporter_hq,
+                      commercially_available_us=available_us, h200_certified=certified)
+    d = determine(txn, law=_law(regime), include_announced=not as_written)
+    if json_:
+        _print_json(d.model_dump(mode="json"))
+    else:
+        render_determination(d, full_trace)
+
+
+@app.command("determine-batch")
+def determine_batch_cmd(
+    orders: Annotated[str, typer.Argument(help="Order book: .csv or .parquet, one transaction per row.")],
+    output: Annotated[str, typer.Option(
+        "--output", "-o", help="Where to write the answers (.parquet or .csv).")] = "determinations.parquet",
+    regime: RegimeOpt = "historical",
+    as_written: Annotated[bool, typer.Option("--as-written", help="Set aside policy announced but not codified.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Determine every row of an order book (vectorised); bad rows are reported with their row numbers."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from chipwatch.batch import determine_frame, read_orders
+
+    raw = read_orders(orders)
+    with Progress(TextColumn("determining"), BarColumn(), MofNCompleteColumn(), TextColumn("law epochs"),
+                  TimeElapsedColumn(), console=Console(stderr=True), disable=json_) as bar:
+        task = bar.add_task("epochs", total=None)
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = determine_frame(raw, law=_law(regime), include_announced=not as_written, progress=step)
+    dest = output.lower()
+    if dest.endswith(".csv"):
+        result.write_csv(output)
+    elif dest.endswith(".parquet"):
+        result.write_parquet(output)
+    else:
+        raise InvalidInput(f"--output {output!r}: use a .parquet or .csv file name")
+    bad = result.filter(result["error"].is_not_null())
+    counts = result.group_by("reason_code").len().sort("len", descending=True)
+    summary = {"rows": result.height, "answered": result.height - bad.height, "bad_rows": bad.height,
+               "licence_required": int(result["licence_required"].sum() or 0),
+               "undetermined": int(result["licence_required"].is_null().sum() - bad.height),
+               "output": output, "reason_codes": dict(counts.drop_nulls().iter_rows()),
+               "errors": [{"row": r, "error": e} for r, e in bad.select("row", "error").head(ERRORS_SHOWN).iter_rows()]}
+    if json_:
+        _print_json(summary)
+        return
+    out.print(f"{summary['rows']} rows: {summary['answered']} answered, {summary['bad_rows']} bad; "
+              f"licence required on {summary['licence_required']}, undetermined {summary['undetermined']}. Written to {output}")
+    for r, e in bad.select("row", "error").head(ERRORS_SHOWN).iter_rows():
+        out.print(f"  [red]row {r}[/red]: {e}")
+    if bad.height > ERRORS_SHOWN:
+        out.print(f"  … and {bad.height - ERRORS_SHOWN} more bad rows (see the error column)")
+
+
+@app.command("explain")
+def explain_cmd(
+    orders: Annotated[str, typer.Argument(help="The order book given to determine-batch.")],
+    row: Annotated[int, typer.Option("--row", help="Row number (1 = first data row).")],
+    regime: RegimeOpt = "historical",
+    as_written: Annotated[bool, typer.Option("--as-written")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """The full determination, with trace, of one row of an order book (the same rules as the batch)."""
+    from chipwatch.batch import read_orders, row_transaction
+
+    raw = read_orders(orders)
+    if not 1 <= row <= raw.height:
+        raise InvalidInput(f"--row {row}: the order book has rows 1 to {raw.height}")
+    d = determine(row_transaction(raw.row(row - 1, named=True)), law=_law(regime), include_announced=not as_written)
+    if json_:
+        _print_json(d.model_dump(mode="json"))
+    else:
+        render_determination(d)
 
 
 def main(argv: list[str] | None = None) -> int:

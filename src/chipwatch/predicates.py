@@ -87,7 +87,7 @@ def evaluate(pred: Mapping[str, Any], env: Env, law: Law, on: date) -> tuple[Tri
         name = pred["metric"]
         op, pname = _op_of(pred)
         value = env.metrics.get(name)
-        if not law.timeline(pname).in_force(on):
+        if not law.in_force(pname, on):
             # A route whose threshold is not in force on the date cannot be taken.
             return False, [Comparison(subject=name, value=value, op=OPS[op][0], param=pname, threshold=None,
                                       result=False, note=f"{pname} is not in force on {on.isoformat()}")]
@@ -98,6 +98,15 @@ def evaluate(pred: Mapping[str, Any], env: Env, law: Law, on: date) -> tuple[Tri
                                    effective=pv.effective)]
     if "fact" in pred and any(k in pred for k in SET_OPS):
         return _evaluate_membership(pred, env, law, on)
+    if "flag" in pred:
+        pname = pred["flag"]
+        if not law.in_force(pname, on):
+            return False, [Comparison(subject=pname, value=None, op="is", threshold=True, result=False,
+                                      note=f"{pname} is not in force on {on.isoformat()}")]
+        pv = law.value(pname, on)
+        flag = bool(pv.value)
+        return flag, [Comparison(subject=pname, value=pv.value, op="is", param=pname, threshold=True,
+                                 result=flag, cite=pv.cite, effective=pv.effective)]
     if "fact" in pred:
         name = pred["fact"]
         op, expected = _op_of(pred)
@@ -113,7 +122,7 @@ def evaluate(pred: Mapping[str, Any], env: Env, law: Law, on: date) -> tuple[Tri
     raise LawDataError(f"unknown predicate form: {dict(pred)}")
 
 
-SET_OPS = ("in", "in_set", "has")
+SET_OPS = ("in", "in_set", "in_list", "has")
 
 
 def resolve_set(law: Law, pname: str, on: date) -> tuple[frozenset[str], Any]:
@@ -136,7 +145,19 @@ def _evaluate_membership(pred: Mapping[str, Any], env: Env, law: Law, on: date) 
         options = list(pred["in"])
         result = None if value is None else value in options
         return result, [Comparison(subject=name, value=value, op="∈", threshold=options, result=result)]
+    if "in_list" in pred:
+        pname = pred["in_list"]
+        if not law.in_force(pname, on):
+            return False, [Comparison(subject=name, value=value, op="∈", param=pname, threshold=None, result=False,
+                                      note=f"{pname} is not in force on {on.isoformat()}")]
+        pv = law.value(pname, on)
+        result = None if value is None else value in pv.value
+        return result, [Comparison(subject=name, value=value, op="∈", param=pname, threshold=list(pv.value),
+                                   result=result, cite=pv.cite, effective=pv.effective)]
     pname = pred["in_set"]
+    if not law.in_force(pname, on):
+        return False, [Comparison(subject=name, value=value, op="∈", param=pname, threshold=None, result=False,
+                                  note=f"{pname} is not in force on {on.isoformat()}")]
     members, pv = resolve_set(law, pname, on)
     result = None if value is None else value in members
     return result, [Comparison(subject=name, value=value, op="∈", param=pname, threshold=sorted(members),
@@ -147,7 +168,13 @@ def _membership_expr(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
     col = pl.col(pred["fact"])
     if "has" in pred:
         return col.list.contains(pl.lit(pred["has"]))
-    options = list(pred["in"]) if "in" in pred else sorted(resolve_set(law, pred["in_set"], on)[0])
+    if "in" in pred:
+        options = list(pred["in"])
+    else:
+        pname = pred.get("in_list") or pred["in_set"]
+        if not law.in_force(pname, on):
+            return pl.lit(False)
+        options = list(law.value(pname, on).value) if "in_list" in pred else sorted(resolve_set(law, pname, on)[0])
     return pl.when(col.is_null()).then(pl.lit(None, pl.Boolean)).otherwise(col.is_in(options))
 
 
@@ -157,6 +184,8 @@ def to_polars(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
     if "all" in pred or "any" in pred:
         key = "all" if "all" in pred else "any"
         exprs = [to_polars(sub, law, on) for sub in pred[key]]
+        if not exprs:
+            return pl.lit(key == "all")
         out = exprs[0]
         for e in exprs[1:]:
             out = (out & e) if key == "all" else (out | e)
@@ -165,13 +194,16 @@ def to_polars(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
         return ~to_polars(pred["not"], law, on)
     if "metric" in pred:
         op, pname = _op_of(pred)
-        if not law.timeline(pname).in_force(on):
+        if not law.in_force(pname, on):
             return pl.lit(False)
         threshold = law.value(pname, on).value
         expr: pl.Expr = OPS[op][1](pl.col(pred["metric"]), pl.lit(threshold))
         return expr
     if "fact" in pred and any(k in pred for k in SET_OPS):
         return _membership_expr(pred, law, on)
+    if "flag" in pred:
+        pname = pred["flag"]
+        return pl.lit(law.in_force(pname, on) and bool(law.value(pname, on).value))
     if "fact" in pred:
         op, expected = _op_of(pred)
         fact_expr: pl.Expr = OPS[op][1](pl.col(pred["fact"]), pl.lit(expected))
@@ -207,4 +239,7 @@ def params_of(pred: Mapping[str, Any]) -> list[str]:
     if "metric" in pred:
         _, pname = _op_of(pred)
         out.append(pname)
+    for key in ("in_set", "in_list", "flag"):
+        if key in pred and pred[key] not in out:
+            out.append(pred[key])
     return out

@@ -9,17 +9,20 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chipwatch.errors import LawDataError, UnknownParameter
-from chipwatch.law.model import Entry, Law, ParagraphDef, RuleVersion, Timeline
+from chipwatch.law.model import Entry, Law, ParagraphDef, RuleDef, RuleVersion, Timeline
 
 LAW_DIR = Path(__file__).parent
 REGIME_DIR = LAW_DIR / "regimes"
 JURISDICTION_DIRS = ("us_ear",)
+
+
+BASES = ("regulation", "letter", "guidance", "proclamation", "announcement")
 
 
 class _EntryIn(BaseModel):
@@ -29,6 +32,7 @@ class _EntryIn(BaseModel):
     cite: str
     rule: str | None = None
     uncertain: str | None = None
+    basis: Literal["regulation", "letter", "guidance", "proclamation", "announcement"] = "regulation"
 
 
 class _ParagraphVersionIn(BaseModel):
@@ -38,6 +42,7 @@ class _ParagraphVersionIn(BaseModel):
     cite: str
     rule: str | None = None
     uncertain: str | None = None
+    basis: Literal["regulation", "letter", "guidance", "proclamation", "announcement"] = "regulation"
 
 
 class _ParamIn(BaseModel):
@@ -58,11 +63,25 @@ class _ParagraphIn(BaseModel):
     versions: dict[date, _ParagraphVersionIn] = Field(min_length=1)
 
 
+class _RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["jurisdiction", "requirement", "exception", "review", "condition", "warning"]
+    code: str
+    title: str
+    order: int
+    policy: str | None = None
+    overcomes: list[str] = Field(default_factory=list)
+    value: str | None = None
+    conditions: list[str] = Field(default_factory=list)
+    versions: dict[date, _ParagraphVersionIn] = Field(min_length=1)
+
+
 class _LawFileIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     namespace: str
     parameters: dict[str, _ParamIn] = Field(default_factory=dict)
     paragraphs: dict[str, _ParagraphIn] = Field(default_factory=dict)
+    rules: dict[str, _RuleIn] = Field(default_factory=dict)
 
 
 class _RuleVersionsFileIn(BaseModel):
@@ -88,6 +107,7 @@ class _RegimeIn(BaseModel):
     hypothetical: bool = True
     parameters: dict[str, list[_OverrideIn]] = Field(default_factory=dict)
     paragraphs: dict[str, list[_OverrideIn]] = Field(default_factory=dict)
+    rules: dict[str, list[_OverrideIn]] = Field(default_factory=dict)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -109,10 +129,14 @@ def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
         raise LawDataError(f"{path}: {where}: {first['msg']}") from None
 
 
-def _load_files(law_dir: Path) -> tuple[dict[str, Timeline], dict[str, ParagraphDef], dict[str, RuleVersion]]:
+_Loaded = tuple[dict[str, Timeline], dict[str, ParagraphDef], dict[str, RuleVersion], dict[str, RuleDef]]
+
+
+def _load_files(law_dir: Path) -> _Loaded:
     params: dict[str, Timeline] = {}
     paragraphs: dict[str, ParagraphDef] = {}
     rules: dict[str, RuleVersion] = {}
+    drules: dict[str, RuleDef] = {}
     for jdir in JURISDICTION_DIRS:
         for path in sorted((law_dir / jdir).glob("*.yaml")):
             data = _read_yaml(path)
@@ -131,7 +155,7 @@ def _load_files(law_dir: Path) -> tuple[dict[str, Timeline], dict[str, Paragraph
             for gname, g in f.paragraphs.items():
                 entries = [
                     Entry(effective=d, value=v.when, source=v.source, cite=v.cite, rule=v.rule,
-                          uncertain=v.uncertain)
+                          uncertain=v.uncertain, basis=v.basis)
                     for d, v in g.versions.items()
                 ]
                 paragraphs[gname] = ParagraphDef(
@@ -144,8 +168,21 @@ def _load_files(law_dir: Path) -> tuple[dict[str, Timeline], dict[str, Paragraph
                     excludes=tuple(g.excludes),
                     timeline=Timeline(gname, g.label or gname, "predicate", entries),
                 )
-    _check_references(params, paragraphs, rules)
-    return params, paragraphs, rules
+            for rname, r in f.rules.items():
+                if rname in drules:
+                    raise LawDataError(f"{path}: rule {rname} defined twice")
+                entries = [
+                    Entry(effective=d, value=v.when, source=v.source, cite=v.cite, rule=v.rule,
+                          uncertain=v.uncertain, basis=v.basis)
+                    for d, v in r.versions.items()
+                ]
+                drules[rname] = RuleDef(
+                    name=rname, kind=r.kind, code=r.code, title=r.title, order=r.order,
+                    timeline=Timeline(rname, r.title, "predicate", entries), policy=r.policy,
+                    overcomes=tuple(r.overcomes), value=r.value, conditions=tuple(r.conditions),
+                )
+    _check_references(params, paragraphs, rules, drules)
+    return params, paragraphs, rules, drules
 
 
 def _param_refs(pred: Any) -> list[str]:
@@ -156,6 +193,11 @@ def _param_refs(pred: Any) -> list[str]:
     for key in ("ge", "gt", "le", "lt"):
         if key in pred and "metric" in pred:
             refs.append(pred[key])
+    if "in_set" in pred:
+        refs.append(pred["in_set"])
+    for key in ("flag", "in_list"):
+        if key in pred:
+            refs.append(pred[key])
     for key in ("all", "any"):
         for sub in pred.get(key, []):
             refs.extend(_param_refs(sub))
@@ -165,13 +207,18 @@ def _param_refs(pred: Any) -> list[str]:
 
 
 def _check_references(params: dict[str, Timeline], paragraphs: dict[str, ParagraphDef],
-                      rules: dict[str, RuleVersion]) -> None:
-    for g in paragraphs.values():
+                      rules: dict[str, RuleVersion], drules: dict[str, RuleDef]) -> None:
+    predicated: list[ParagraphDef | RuleDef] = [*paragraphs.values(), *drules.values()]
+    for g in predicated:
         for e in (*g.timeline.entries, *g.timeline.overrides):
             for ref in _param_refs(e.value):
                 if ref not in params:
-                    raise LawDataError(f"paragraph {g.name} ({e.effective}) refers to unknown parameter {ref}")
-    for tl in (*params.values(), *(g.timeline for g in paragraphs.values())):
+                    raise LawDataError(f"{g.name} ({e.effective}) refers to unknown parameter {ref}")
+    for r in drules.values():
+        for pref in (r.policy, r.value):
+            if pref is not None and pref not in params:
+                raise LawDataError(f"rule {r.name} names unknown parameter {pref}")
+    for tl in (*params.values(), *(g.timeline for g in predicated)):
         for e in tl.entries:
             if e.rule is not None and e.rule not in rules:
                 raise LawDataError(f"{tl.name} ({e.effective}) names unknown rule version {e.rule}")
@@ -181,7 +228,7 @@ BUILTIN_REGIMES = {p.stem: p for p in sorted(REGIME_DIR.glob("*.yaml"))}
 
 
 def _apply_regime(reg: Any, path: Path, params: dict[str, Timeline],
-                  paragraphs: dict[str, ParagraphDef]) -> None:
+                  paragraphs: dict[str, ParagraphDef], drules: dict[str, RuleDef]) -> None:
     for name, overrides in reg.parameters.items():
         if name not in params:
             raise UnknownParameter(f"{path}: regime overrides unknown parameter {name!r}")
@@ -198,11 +245,20 @@ def _apply_regime(reg: Any, path: Path, params: dict[str, Timeline],
             tl.overrides.append(Entry(
                 effective=o.from_, until=o.until, value=o.when, source=o.source,
                 cite=o.cite or f"regime {reg.regime}: {name}", hypothetical=reg.hypothetical))
-    for g in paragraphs.values():
+    for name, overrides in reg.rules.items():
+        if name not in drules:
+            raise UnknownParameter(f"{path}: regime overrides unknown rule {name!r}")
+        tl = drules[name].timeline
+        for o in overrides:
+            tl.overrides.append(Entry(
+                effective=o.from_, until=o.until, value=o.when, source=o.source,
+                cite=o.cite or f"regime {reg.regime}: {name}", hypothetical=reg.hypothetical))
+    overridable: list[ParagraphDef | RuleDef] = [*paragraphs.values(), *drules.values()]
+    for g in overridable:
         for e in g.timeline.overrides:
             for ref in _param_refs(e.value):
                 if ref not in params:
-                    raise LawDataError(f"{path}: paragraph {g.name} refers to unknown parameter {ref}")
+                    raise LawDataError(f"{path}: {g.name} refers to unknown parameter {ref}")
 
 
 def _resolve_regime_path(regime: str | Path) -> Path:
@@ -219,8 +275,8 @@ def _resolve_regime_path(regime: str | Path) -> Path:
 def _load_cached(regime_path: str, mtime: float) -> Law:
     path = Path(regime_path)
     reg = _validate(_RegimeIn, _read_yaml(path), path)
-    params, paragraphs, rules = _load_files(LAW_DIR)
-    _apply_regime(reg, path, params, paragraphs)
+    params, paragraphs, rules, drules = _load_files(LAW_DIR)
+    _apply_regime(reg, path, params, paragraphs, drules)
     return Law(
         regime=reg.regime,
         regime_description=reg.description,
@@ -228,6 +284,7 @@ def _load_cached(regime_path: str, mtime: float) -> Law:
         params=params,
         paragraphs=paragraphs,
         rule_versions=rules,
+        rules=drules,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ class Entry:
     uncertain: str | None = None
     hypothetical: bool = False
     until: date | None = None
+    # "regulation" (Federal Register / CFR text), "letter" (an is-informed letter to named firms),
+    # "guidance" (a BIS guidance document), "proclamation" (a presidential proclamation), or
+    # "announcement" (policy announced but not codified): a user may set announcements aside.
+    basis: str = "regulation"
 
     def covers(self, on: date) -> bool:
         return self.effective <= on and (self.until is None or on < self.until)
@@ -53,13 +58,17 @@ class Timeline:
         firsts = [e.effective for e in (*self.entries, *self.overrides)]
         return min(firsts)
 
-    def entry_at(self, on: date) -> Entry:
-        """The entry in force on `on`; raises NotInForce before the first entry or after repeal."""
+    def entry_at(self, on: date, *, skip_announced: bool = False) -> Entry:
+        """The entry in force on `on`; raises NotInForce before the first entry or after repeal.
+        With `skip_announced`, entries that rest only on an announcement are passed over, so the
+        law reads as written."""
         active = [o for o in self.overrides if o.covers(on)]
         if active:
             entry = max(active, key=lambda o: o.effective)
         else:
             i = bisect.bisect_right(self._dates, on) - 1
+            while skip_announced and i >= 0 and self.entries[i].basis == "announcement":
+                i -= 1
             if i < 0:
                 raise NotInForce(
                     f"{self.name} has no value on {on.isoformat()}: it was first set on "
@@ -76,9 +85,9 @@ class Timeline:
             )
         return entry
 
-    def in_force(self, on: date) -> bool:
+    def in_force(self, on: date, *, skip_announced: bool = False) -> bool:
         try:
-            self.entry_at(on)
+            self.entry_at(on, skip_announced=skip_announced)
         except NotInForce:
             return False
         return True
@@ -106,6 +115,7 @@ class ParamValue(BaseModel):
     rule: str | None = None
     uncertain: str | None = None
     hypothetical: bool = False
+    basis: str = "regulation"
 
 
 class RuleVersion(BaseModel):
@@ -120,6 +130,8 @@ class RuleVersion(BaseModel):
     published: date | None = None
     released: date | None = None
     note: str | None = None
+    # regulation (Federal Register / CFR), letter, guidance, proclamation or announcement
+    basis: str = "regulation"
 
 
 @dataclass
@@ -137,6 +149,27 @@ class ParagraphDef:
 
 
 @dataclass
+class RuleDef:
+    """A rule of the licence determination (a requirement, licence exception, review policy,
+    condition, or warning) whose applicability is a dated predicate over the transaction.
+
+    `code` is the compact reason code batch output uses; `policy` names the parameter holding a
+    review policy's wording; `overcomes` lists the requirement codes an exception can authorise;
+    `value` names the parameter a condition reports (a rate, a cap, a notice period)."""
+
+    name: str
+    kind: str
+    code: str
+    title: str
+    order: int
+    timeline: Timeline
+    policy: str | None = None
+    overcomes: tuple[str, ...] = ()
+    value: str | None = None
+    conditions: tuple[str, ...] = ()
+
+
+@dataclass
 class Law:
     """The law under one regime: parameters, paragraphs and rule versions, all dated."""
 
@@ -146,6 +179,31 @@ class Law:
     params: dict[str, Timeline]
     paragraphs: dict[str, ParagraphDef]
     rule_versions: dict[str, RuleVersion]
+    rules: dict[str, RuleDef] = field(default_factory=dict)
+    # False reads the law as written: announced-but-uncodified changes are set aside.
+    include_announced: bool = True
+
+    def as_written(self, include_announced: bool) -> Law:
+        """This law with announced-but-uncodified policy included or set aside."""
+        if include_announced == self.include_announced:
+            return self
+        return dataclasses.replace(self, include_announced=include_announced)
+
+    def in_force(self, name: str, on: date) -> bool:
+        return self.timeline(name).in_force(on, skip_announced=not self.include_announced)
+
+    def rules_in_force(self, on: date, kind: str) -> list[tuple[RuleDef, Entry]]:
+        """Determination rules of `kind` in force on `on`, in evaluation order."""
+        out = []
+        for r in self.rules.values():
+            if r.kind != kind:
+                continue
+            try:
+                entry = r.timeline.entry_at(on, skip_announced=not self.include_announced)
+            except NotInForce:
+                continue
+            out.append((r, entry))
+        return sorted(out, key=lambda re_: re_[0].order)
 
     def timeline(self, name: str) -> Timeline:
         try:
@@ -158,7 +216,7 @@ class Law:
     def value(self, name: str, on: date) -> ParamValue:
         """The value of parameter `name` in force on `on`, with its source and citation."""
         tl = self.timeline(name)
-        entry = tl.entry_at(on)
+        entry = tl.entry_at(on, skip_announced=not self.include_announced)
         return ParamValue(
             name=name,
             value=entry.value,
@@ -169,6 +227,7 @@ class Law:
             rule=entry.rule,
             uncertain=entry.uncertain,
             hypothetical=entry.hypothetical,
+            basis=entry.basis,
         )
 
     def paragraph(self, name: str) -> ParagraphDef:
@@ -199,7 +258,8 @@ class Law:
         """Every date on which any of `names` (default: all parameters and paragraphs) changed."""
         dates: set[date] = set()
         if names is None:
-            timelines = [*self.params.values(), *(p.timeline for p in self.paragraphs.values())]
+            timelines = [*self.params.values(), *(p.timeline for p in self.paragraphs.values()),
+                         *(r.timeline for r in self.rules.values())]
         else:
             timelines = [self.timeline(n) for n in names]
         for tl in timelines:

@@ -1,0 +1,619 @@
+"""Licence determination: may this item go to these parties, there, for that, on this date?
+
+The law is the dated rules of `law/us_ear/determination_rules.yaml`; this module only builds the
+facts of a transaction, runs the rules in their order and assembles the answer:
+
+1. classify the item on the date (`chipwatch.classify`);
+2. jurisdiction: is the item subject to the EAR (US origin, a foreign-direct-product rule, de
+   minimis)?
+3. licence requirements: every requirement rule that holds is a reason;
+4. licence exceptions whose conditions hold and which can authorise every reason;
+5. the review policy: the first review rule, in order, that holds;
+6. conditions (revenue share, caps, testing) and warnings.
+
+Rules are three-valued: a fact the user did not give makes a rule "unknown", never false. The
+answer then names the missing fact and runs the determination once per value it could take.
+The same rules compile to polars expressions for order books (`determine_frame`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chipwatch.answer import Comparison, MissingFact, RuleRef, Step
+from chipwatch.catalog import Chip, MemoryStack, System, SystemPart, default_catalog
+from chipwatch.classify import Classification, classify
+from chipwatch.errors import InvalidInput
+from chipwatch.law import Law, load_law
+from chipwatch.law.groups import country_code, load_country_groups
+from chipwatch.law.model import Entry, RuleDef
+from chipwatch.predicates import Env, Tri, evaluate, tri_any
+
+END_USES = ("supercomputer", "advanced_node_ic", "sme_production", "military", "frontier_training", "datacenter_iaas")
+EndUse = Literal["supercomputer", "advanced_node_ic", "sme_production", "military", "frontier_training", "datacenter_iaas"]
+Origin = Literal["us", "foreign_direct_product", "foreign_us_content", "foreign"]
+FOOTNOTES = ("FN1", "FN3", "FN4", "FN5")
+VENDORS_FILE = Path(__file__).parent / "catalog" / "vendors.yaml"
+
+
+# --- the transaction ----------------------------------------------------------------------------
+
+
+def _code_or_none(v: str | None) -> str | None:
+    return None if v is None or str(v).strip() == "" else country_code(str(v))
+
+
+class Party(BaseModel):
+    """A party to the transaction. `hq` is the country of its headquarters or, if it has one, of its
+    ultimate parent. `listed`: on the Entity List (None = not screened); `footnotes`: the entry's
+    footnotes (FN1, FN4, FN5); `owned_by_listed_pct`: aggregate ownership by listed parties."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    country: str | None = None
+    hq: str | None = None
+    listed: bool | None = None
+    footnotes: list[str] = Field(default_factory=list)
+    owned_by_listed_pct: float | None = Field(default=None, ge=0, le=100)
+
+    _codes = field_validator("country", "hq")(classmethod(lambda cls, v: _code_or_none(v)))
+
+    @field_validator("footnotes")
+    @classmethod
+    def _footnotes(cls, v: list[str]) -> list[str]:
+        out = [f.strip().upper().replace("FOOTNOTE", "FN").replace(" ", "") for f in v]
+        bad = [f for f in out if f not in FOOTNOTES]
+        if bad:
+            raise ValueError(f"unknown Entity List footnote {bad[0]!r} (known: {', '.join(FOOTNOTES)})")
+        return out
+
+
+class ModelWeights(BaseModel):
+    """Model weights (ECCN 4E091 under the AI Diffusion text): training compute and whether published."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    training_ops: float = Field(gt=0)
+    published: bool = False
+
+
+class Transaction(BaseModel):
+    """One export, reexport or transfer to be determined.
+
+    The item is a catalog chip (`item`), a computer containing chips (`contains`: name → count),
+    model weights (`model_weights`), or an ECCN given directly (`eccn`, with `datacenter`, `tpp`
+    and `dram_bw` if known)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item: str | None = None
+    contains: dict[str, int] | None = None
+    eccn: str | None = None
+    model_weights: ModelWeights | None = None
+    datacenter: bool | None = None
+    tpp: float | None = Field(default=None, ge=0)
+    dram_bw: float | None = Field(default=None, ge=0)
+    quantity: int = Field(default=1, ge=1)
+    destination: str
+    ships_from: str = "US"
+    date: date
+    end_user: Party = Field(default_factory=Party)
+    purchaser: Party | None = None
+    intermediate_consignee: Party | None = None
+    ultimate_consignee: Party | None = None
+    end_uses: list[EndUse] = Field(default_factory=list)
+    origin: Origin = "us"
+    us_content_pct: float | None = Field(default=None, ge=0, le=100)
+    exporter_hq: str | None = None
+    commercially_available_us: bool | None = None
+    h200_certified: bool | None = None
+
+    _codes = field_validator("destination", "ships_from", "exporter_hq")(classmethod(lambda cls, v: _code_or_none(v)))
+
+    @model_validator(mode="after")
+    def _one_item(self) -> Transaction:
+        given = [k for k in ("item", "contains", "eccn", "model_weights") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of item, contains, eccn, model_weights"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        if self.contains is not None and any(n < 1 for n in self.contains.values()):
+            raise ValueError("each contained chip count must be at least 1")
+        return self
+
+    def parties(self) -> list[Party]:
+        return [p for p in (self.end_user, self.purchaser, self.intermediate_consignee, self.ultimate_consignee) if p]
+
+
+def transaction(**kw: Any) -> Transaction:
+    """Build a Transaction, turning validation errors into one-line InvalidInput messages."""
+    try:
+        return Transaction.model_validate(kw)
+    except ValidationError as exc:
+        raise InvalidInput(_first_error(exc)) from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    e = exc.errors()[0]
+    where = ".".join(str(p) for p in e["loc"])
+    msg = str(e["msg"]).removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+# --- the answer ---------------------------------------------------------------------------------
+
+
+class Reason(BaseModel):
+    """A licence requirement that applies, with the paragraph it rests on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    title: str
+    cite: str
+    source: str
+    rule: str | None = None
+    basis: str = "regulation"
+    uncertain: str | None = None
+
+
+class ExceptionOption(BaseModel):
+    code: str
+    title: str
+    status: Literal["available", "may apply"]
+    cite: str
+    source: str
+    conditions: list[str] = Field(default_factory=list)
+    value: Any = None
+    unit: str | None = None
+
+
+class ReviewPolicy(BaseModel):
+    code: str
+    policy: str
+    title: str
+    cite: str
+    source: str
+    basis: str = "regulation"
+    uncertain: str | None = None
+    depends_on: list[str] = Field(default_factory=list, description="missing facts an earlier review rule turns on")
+
+
+class Condition(BaseModel):
+    code: str
+    title: str
+    value: Any = None
+    unit: str | None = None
+    cite: str
+    source: str
+    basis: str = "regulation"
+    amount: float | None = Field(default=None, description="the transaction's share of a cap, where one is given")
+
+
+class Warning_(BaseModel):
+    code: str
+    title: str
+    cite: str
+    source: str
+    basis: str
+
+
+class Determination(BaseModel):
+    """The answer to "may I ship this?", with the reasons and a trace a lawyer can check."""
+
+    date: date
+    regime: str
+    hypothetical: bool
+    include_announced: bool
+    item: str
+    eccn: str | None
+    classification_paragraph: str | None = None
+    subject_to_ear: bool | None
+    licence_required: bool | None = Field(description="None: the answer turns on missing_facts")
+    reason_code: str
+    reasons: list[Reason]
+    undetermined: list[str] = Field(default_factory=list, description="requirements that turn on missing facts")
+    licence_exceptions: list[ExceptionOption]
+    review_policy: ReviewPolicy | None
+    conditions: list[Condition]
+    warnings: list[Warning_]
+    missing_facts: list[MissingFact]
+    rule_version: RuleRef | None
+    uncertain: list[str] = Field(default_factory=list)
+    trace: list[Step]
+    transaction: Transaction
+
+
+# --- facts --------------------------------------------------------------------------------------
+
+
+@cache
+def vendor_countries() -> dict[str, str]:
+    data = yaml.safe_load(VENDORS_FILE.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in data.items()}
+
+
+@dataclass
+class ItemFacts:
+    label: str
+    eccn: str | None
+    paragraph: str | None
+    datacenter: bool | None
+    product: str | None
+    vendor: str | None
+    tpp: float | None
+    pd: float | None
+    dram_bw: float | None
+    mbd: float | None
+    classification: Classification | None
+    steps: list[Step]
+
+
+def _tpp_of(c: Classification) -> float | None:
+    m = c.metrics.get("tpp")
+    return m.value if m else None
+
+
+def item_facts(txn: Transaction, law: Law) -> ItemFacts:
+    """Classify the transaction's item on its date and return the facts the rules read."""
+    on = txn.date
+    if txn.eccn is not None:
+        eccn = txn.eccn.strip()
+        step = Step(check="ECCN given by the user", result=eccn, values={"eccn": eccn})
+        return ItemFacts(eccn, eccn, eccn, txn.datacenter, None, None, txn.tpp, None, txn.dram_bw, None, None, [step])
+    if txn.model_weights is not None:
+        return _weights_facts(txn.model_weights, on, law)
+    cat = default_catalog()
+    item: Chip | MemoryStack | System
+    if txn.item is not None:
+        item = cat.get(txn.item)
+    else:
+        assert txn.contains is not None
+        parts = tuple(SystemPart(chip=cat.get(n), count=k) for n, k in txn.contains.items())
+        item = System(name=" + ".join(f"{k}× {p.chip.name}" for p, k in zip(parts, txn.contains.values(), strict=True)),
+                      parts=parts)
+    c = classify(item, on, law=law)
+    found: str | None = c.eccn if c.eccn is not None else ("none" if c.determinate else None)
+    step = Step(check="classify the item", result=c.label,
+                values={"eccn": found, "paragraph": c.paragraph, **{k: m.value for k, m in c.metrics.items()}},
+                cite=c.trace[-1].cite if c.trace else None, source=c.rule.source if c.rule else None)
+    if isinstance(item, Chip):
+        chip: Chip | None = item
+    elif isinstance(item, System):
+        # The 2026 review policy looks at the commodity's ICs: use the most capable part.
+        chip = max((p.chip for p in item.parts), key=lambda ch: _tpp_of(classify(ch, on, law=law)) or 0.0)
+    else:
+        chip = None
+    tpp = _tpp_of(c) if chip is None or isinstance(item, Chip) else _tpp_of(classify(chip, on, law=law))
+    pd_m = c.metrics.get("pd")
+    mbd_m = c.metrics.get("mbd")
+    datacenter = txn.datacenter if txn.datacenter is not None else (chip.datacenter if chip else None)
+    return ItemFacts(
+        label=item.name, eccn=found, paragraph=c.paragraph, datacenter=datacenter,
+        product=chip.name if chip else item.name, vendor=chip.vendor if chip else None,
+        tpp=txn.tpp if txn.tpp is not None else tpp, pd=pd_m.value if pd_m else None,
+        dram_bw=txn.dram_bw if txn.dram_bw is not None else (chip.memory_bandwidth_gbs if chip else None),
+        mbd=mbd_m.value if mbd_m else None, classification=c, steps=[step],
+    )
+
+
+def _weights_facts(w: ModelWeights, on: date, law: Law) -> ItemFacts:
+    pname = "us_ear.ac.weights_training_ops_above"
+    if not law.in_force(pname, on):
+        step = Step(check="model weights: ECCN 4E091", result="not in the law on this date", params=[pname])
+        return ItemFacts("model weights", "none", None, None, None, None, None, None, None, None, None, [step])
+    pv = law.value(pname, on)
+    is_4e091 = w.training_ops > pv.value and not w.published
+    comp = Comparison(subject="training_ops", value=w.training_ops, op=">", param=pname, threshold=pv.value,
+                      result=w.training_ops > pv.value, cite=pv.cite, effective=pv.effective)
+    step = Step(check="model weights: ECCN 4E091 (closed weights above the training-compute line)",
+                result="4E091" if is_4e091 else "not 4E091", comparisons=[comp], cite=pv.cite, source=pv.source,
+                values={"published": w.published}, params=[pname])
+    return ItemFacts("model weights", "4E091" if is_4e091 else "none", None, None, None, None, None, None, None, None,
+                     None, [step])
+
+
+def transaction_facts(txn: Transaction, it: ItemFacts) -> tuple[dict[str, Any], dict[str, float | None]]:
+    """The facts and metrics the rules read, from the transaction and its classified item."""
+    parties = txn.parties()
+    listed: Tri = tri_any([p.listed for p in parties])
+    footnotes = sorted({f for p in parties for f in p.footnotes})
+    owned = [p.owned_by_listed_pct for p in parties]
+    owned_max = None if any(o is None for o in owned) else max(o for o in owned if o is not None)
+    facts: dict[str, Any] = {
+        "eccn": it.eccn,
+        "datacenter": it.datacenter,
+        "product": it.product,
+        "vendor": it.vendor,
+        "developer_country": vendor_countries().get(it.vendor or ""),
+        "destination": txn.destination,
+        "ships_from": txn.ships_from,
+        "from_us": txn.ships_from == "US",
+        "end_user_hq": txn.end_user.hq,
+        "exporter_hq": txn.exporter_hq,
+        "end_uses": list(txn.end_uses),
+        "origin": txn.origin,
+        "party_listed": listed,
+        "party_footnotes": footnotes,
+        "commercially_available_us": txn.commercially_available_us,
+        "h200_certified": txn.h200_certified,
+    }
+    metrics: dict[str, float | None] = {
+        "tpp": it.tpp, "pd": it.pd, "dram_bw": it.dram_bw, "mbd": it.mbd,
+        "total_tpp": None if it.tpp is None else it.tpp * txn.quantity,
+        "us_content_pct": txn.us_content_pct,
+        "owned_by_listed_pct": owned_max,
+    }
+    return facts, metrics
+
+
+# --- running the rules --------------------------------------------------------------------------
+
+
+@dataclass
+class RuleResult:
+    rule: RuleDef
+    entry: Entry
+    result: Tri
+    comparisons: list[Comparison]
+
+
+def run_rules(law: Law, on: date, kind: str, env: Env) -> list[RuleResult]:
+    out = []
+    for rule, entry in law.rules_in_force(on, kind):
+        if entry.value is None:
+            continue
+        result, comps = evaluate(entry.value, env, law, on)
+        out.append(RuleResult(rule, entry, result, comps))
+    return out
+
+
+@dataclass
+class Outcome:
+    """The bare outcome of the rules for one set of facts (what a branch shows)."""
+
+    subject: Tri
+    licence_required: Tri
+    jurisdiction: list[RuleResult]
+    requirements: list[RuleResult]
+    exceptions: list[tuple[RuleResult, Tri]]
+    review: RuleResult | None
+    review_unknown_before: list[RuleResult]
+    conditions: list[RuleResult]
+    warnings: list[RuleResult]
+
+    def reason_code(self) -> str:
+        return reason_code(self.subject, self.licence_required, [r.rule.code for r in self.requirements if r.result is True],
+                           [r.rule.code for r in self.requirements if r.result is None])
+
+    def summary(self, law: Law, on: date) -> str:
+        if self.licence_required is False:
+            return "no licence required" + (" (not subject to the EAR)" if self.subject is False else "")
+        head = "licence required" if self.licence_required else "undetermined"
+        codes = "+".join(r.rule.code for r in self.requirements if r.result is True)
+        out = f"{head}" + (f" ({codes})" if codes else "")
+        if self.review is not None and self.licence_required:
+            out += f"; review: {law.value(self.review.rule.policy, on).value}" if self.review.rule.policy else ""
+        exc = [r.rule.code for r, ok in self.exceptions if ok is True]
+        if exc:
+            out += f"; exception {', '.join(exc)} may serve"
+        return out
+
+
+def reason_code(subject: Tri, required: Tri, true_codes: Sequence[str], unknown_codes: Sequence[str]) -> str:
+    """The compact code batch output uses: NSR (not subject), NLR (no licence), the requirement
+    codes joined by '+', and '?CODE' for requirements that turn on missing facts."""
+    if subject is False:
+        return "NSR"
+    if required is False:
+        return "NLR"
+    parts = list(true_codes) + [f"?{c}" for c in unknown_codes]
+    if subject is None:
+        parts.append("?SUBJECT")
+    return "+".join(parts) or "?"
+
+
+def run_outcome(law: Law, on: date, env: Env) -> Outcome:
+    jurisdiction = run_rules(law, on, "jurisdiction", env)
+    subject = tri_any([r.result for r in jurisdiction])
+    requirements = run_rules(law, on, "requirement", env)
+    any_req = tri_any([r.result for r in requirements])
+    required: Tri = False if subject is False else (any_req if subject is True else (False if any_req is False else None))
+    exceptions: list[tuple[RuleResult, Tri]] = []
+    review = None
+    unknown_before: list[RuleResult] = []
+    conditions: list[RuleResult] = []
+    if required is not False:
+        for ex in run_rules(law, on, "exception", env):
+            others = [r.result for r in requirements if r.rule.code not in ex.rule.overcomes]
+            blocked = tri_any(others)  # a reason the exception cannot authorise
+            ok: Tri = False if (ex.result is False or blocked is True) else (
+                True if ex.result is True and blocked is False else None)
+            exceptions.append((ex, ok))
+        for rv in run_rules(law, on, "review", env):
+            if rv.result is True:
+                review = rv
+                break
+            if rv.result is None:
+                unknown_before.append(rv)
+        conditions = [c for c in run_rules(law, on, "condition", env) if c.result is not False]
+    warnings = [w for w in run_rules(law, on, "warning", env) if w.result is True]
+    return Outcome(subject, required, jurisdiction, requirements, exceptions, review, unknown_before, conditions, warnings)
+
+
+# --- missing facts and their branches -----------------------------------------------------------
+
+# What to try for a missing fact: (label, value) pairs that lead the rules down each branch.
+_BRANCHES: dict[str, list[tuple[str, Any]]] = {
+    "party_listed": [("a party is on the Entity List", True), ("no party is listed", False)],
+    "owned_by_listed_pct": [("a party is wholly owned by listed parties", 100.0),
+                            ("no party is owned by listed parties", 0.0)],
+    "end_user_hq": [("end user headquartered in China (Macau/D:5)", "CN"), ("end user headquartered in the US", "US")],
+    "exporter_hq": [("exporter headquartered in the US", "US"), ("exporter headquartered in China", "CN")],
+    "datacenter": [("designed or marketed for datacenters", True), ("not for datacenters", False)],
+    "commercially_available_us": [("commercially available in the US on 2026-01-15", True), ("not available", False)],
+    "h200_certified": [("exporter makes the 2026 certifications", True), ("no certifications", False)],
+    "us_content_pct": [("US content above de minimis", 100.0), ("no US content", 0.0)],
+}
+_METRIC_FACTS = {"owned_by_listed_pct", "us_content_pct"}
+_WHY = {
+    "party_listed": "screen every party against the Entity List (chipwatch screen) or pass --screened-clear",
+    "owned_by_listed_pct": "the affiliates rule turns on ownership by listed parties (Red Flag 29: resolve it or apply)",
+    "end_user_hq": "the HQ rule turns on where the end user (or its ultimate parent) is headquartered",
+    "exporter_hq": "License Exception HBM turns on where the exporter is headquartered",
+    "datacenter": "NAC/ACA and the review policy turn on whether the item is designed or marketed for datacenters",
+    "commercially_available_us": "the 2026 review policy covers only products commercially available in the US",
+    "h200_certified": "the 2026 case-by-case policy needs the exporter's certifications",
+    "us_content_pct": "de minimis turns on the share of controlled US content",
+    "eccn": "the item's classification is indeterminate: give the missing figures (chipwatch classify says which)",
+}
+
+
+def _missing_subjects(outcome: Outcome, facts: Mapping[str, Any], metrics: Mapping[str, Any]) -> list[str]:
+    rules = [*outcome.jurisdiction, *outcome.requirements, *(e for e, _ in outcome.exceptions),
+             *outcome.review_unknown_before, *outcome.conditions]
+    seen: list[str] = []
+    for r in rules:
+        if r.result is not None:
+            continue
+        for c in r.comparisons:
+            unknown = c.result is None and c.value is None and c.subject not in seen
+            if unknown and (facts.get(c.subject, "absent") is None or metrics.get(c.subject, "absent") is None):
+                seen.append(c.subject)
+    return seen
+
+
+def _branches(law: Law, on: date, facts: dict[str, Any], metrics: dict[str, float | None],
+              missing: list[str]) -> list[MissingFact]:
+    """For each missing fact, the outcome under each value it could take. A fact whose values all
+    lead to the same outcome does not matter here and is left out (e.g. ownership by listed
+    parties while the affiliates rule is suspended)."""
+    out = []
+    for name in missing:
+        options = _BRANCHES.get(name)
+        branches: dict[str, str | None] = {}
+        if options:
+            for label, value in options:
+                f2, m2 = dict(facts), dict(metrics)
+                (m2 if name in _METRIC_FACTS else f2)[name] = value
+                branches[label] = run_outcome(law, on, Env(metrics=m2, facts=f2)).summary(law, on)
+            if len(set(branches.values())) == 1:
+                continue
+        out.append(MissingFact(fact=name, why=_WHY.get(name, f"a rule reads {name}"), branches=branches))
+    return out
+
+
+# --- the answer ---------------------------------------------------------------------------------
+
+
+def _step(r: RuleResult, kind: str) -> Step:
+    label = {True: "applies", False: "does not apply", None: "unknown: a fact is missing"}[r.result]
+    return Step(check=f"{kind}: {r.rule.title} [{r.rule.code}]", result=label, comparisons=r.comparisons,
+                cite=r.entry.cite, source=r.entry.source, effective=r.entry.effective,
+                values={"basis": r.entry.basis, **({"uncertain": r.entry.uncertain} if r.entry.uncertain else {})})
+
+
+def _param(law: Law, name: str | None, on: date) -> tuple[Any, str | None]:
+    if name is None or not law.in_force(name, on):
+        return None, None
+    pv = law.value(name, on)
+    return pv.value, pv.unit
+
+
+def law_version_on(law: Law, on: date) -> RuleRef | None:
+    """The latest rule version in force on `on` (announcements set aside when reading as written)."""
+    cands = [rv for rv in law.rule_versions.values() if rv.effective <= on
+             and (law.include_announced or rv.basis != "announcement")]
+    if not cands:
+        return None
+    return RuleRef.of(max(cands, key=lambda rv: (rv.effective, rv.id)))
+
+
+def determine(txn: Transaction, *, law: Law | None = None, regime: str | Path | None = None,
+              include_announced: bool = True) -> Determination:
+    """Determine `txn` under the built-in history (or `regime`, a name or a regime file)."""
+    law = (law or load_law(regime or "historical")).as_written(include_announced)
+    on = txn.date
+    first = law.first_effective()
+    if on < first:
+        raise InvalidInput(f"no advanced-computing rule was in force on {on.isoformat()}: "
+                           f"the first took effect on {first.isoformat()}")
+    it = item_facts(txn, law)
+    facts, metrics = transaction_facts(txn, it)
+    env = Env(metrics=metrics, facts=facts)
+    o = run_outcome(law, on, env)
+
+    trace: list[Step] = list(it.steps)
+    groups = load_country_groups()
+    trace.append(Step(check="destination and parties", result=txn.destination,
+                      values={"destination": txn.destination, "destination groups": groups.groups_of(txn.destination, on),
+                              "ships_from": txn.ships_from, "end_user_hq": txn.end_user.hq,
+                              "end_uses": list(txn.end_uses), "party_listed": facts["party_listed"]}))
+    trace += [_step(r, "jurisdiction") for r in o.jurisdiction]
+    if o.subject is False:
+        trace.append(Step(check="subject to the EAR?", result="no: none of the jurisdiction rules applies"))
+    trace += [_step(r, "licence requirement") for r in o.requirements]
+    trace += [_step(e, "licence exception") for e, _ in o.exceptions]
+    if o.review is not None:
+        trace += [_step(r, "review policy") for r in o.review_unknown_before]
+        trace.append(_step(o.review, "review policy"))
+    trace += [_step(c, "condition") for c in o.conditions]
+    trace += [_step(w, "warning") for w in o.warnings]
+
+    reasons = [Reason(code=r.rule.code, title=r.rule.title, cite=r.entry.cite, source=r.entry.source, rule=r.entry.rule,
+                      basis=r.entry.basis, uncertain=r.entry.uncertain)
+               for r in o.requirements if r.result is True and o.subject is not False]
+    exceptions = []
+    for ex, ok in o.exceptions:
+        if ok is False:
+            continue
+        value, unit = _param(law, ex.rule.value, on)
+        exceptions.append(ExceptionOption(code=ex.rule.code, title=ex.rule.title,
+                                          status="available" if ok else "may apply", cite=ex.entry.cite,
+                                          source=ex.entry.source, conditions=list(ex.rule.conditions),
+                                          value=value, unit=unit))
+    review = None
+    if o.review is not None and o.licence_required is not False and o.review.rule.policy:
+        pv = law.value(o.review.rule.policy, on)
+        review = ReviewPolicy(code=o.review.rule.code, policy=str(pv.value), title=o.review.rule.title,
+                              cite=o.review.entry.cite, source=o.review.entry.source,
+                              basis=pv.basis if pv.basis != "regulation" else o.review.entry.basis,
+                              uncertain=pv.uncertain or o.review.entry.uncertain,
+                              depends_on=sorted({c.subject for r in o.review_unknown_before for c in r.comparisons
+                                                 if c.result is None}))
+    conditions = []
+    for c in o.conditions:
+        value, unit = _param(law, c.rule.value, on)
+        amount = None
+        if c.rule.code == "AID-CAP" and metrics["total_tpp"] is not None and value:
+            amount = metrics["total_tpp"] / float(value)
+        conditions.append(Condition(code=c.rule.code, title=c.rule.title, value=value, unit=unit,
+                                    cite=c.entry.cite, source=c.entry.source, basis=c.entry.basis, amount=amount))
+    warnings = [Warning_(code=w.rule.code, title=w.rule.title, cite=w.entry.cite, source=w.entry.source,
+                         basis=w.entry.basis) for w in o.warnings]
+    missing = _missing_subjects(o, facts, metrics)
+    if it.eccn is None:
+        missing.insert(0, "eccn")
+    missing_facts = _branches(law, on, facts, metrics, missing) if o.licence_required is None or missing else []
+    if review is not None:
+        relevant = {m.fact for m in missing_facts}
+        review = review.model_copy(update={"depends_on": [f for f in review.depends_on if f in relevant]})
+    uncertain = sorted({s.values["uncertain"] for s in trace if "uncertain" in s.values
+                        and s.result in ("applies", "unknown: a fact is missing")})
+    return Determination(
+        date=on, regime=law.regime, hypothetical=law.hypothetical, include_announced=law.include_announced,
+        item=it.label, eccn=it.eccn, classification_paragraph=it.paragraph, subject_to_ear=o.subject,
+        licence_required=o.licence_required, reason_code=o.reason_code(), reasons=reasons,
+        undetermined=[r.rule.code for r in o.requirements if r.result is None],
+        licence_exceptions=exceptions, review_policy=review, conditions=conditions, warnings=warnings,
+        missing_facts=missing_facts, rule_version=law_version_on(law, on), uncertain=uncertain,
+        trace=trace, transaction=txn,
+    )
