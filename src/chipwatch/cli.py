@@ -29,7 +29,7 @@ DateOpt = Annotated[str, typer.Option("--date", "-d", help="ISO date (YYYY-MM-DD
 RegimeOpt = Annotated[str, typer.Option("--regime", "-r",
                                         help=f"Built-in regime ({', '.join(BUILTIN_REGIMES)}) or a regime YAML file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-ERRORS_SHOWN = 40  # bad rows listed on the terminal; the output file has them all
+ERRORS_SHOWN = 12  # bad rows listed on the terminal; the output file has them all
 
 
 def parse_date(text: str) -> date:
