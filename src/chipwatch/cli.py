@@ -342,6 +342,12 @@ def determine_cmd(
     contains: Annotated[list[str] | None, typer.Option(
         "--contains", help="A computer containing chips: NAME*COUNT (repeat).")] = None,
     eccn: Annotated[str | None, typer.Option("--eccn", help="Give the ECCN paragraph directly (e.g. 3A090.c).")] = None,
+    mbd: Annotated[float | None, typer.Option("--mbd", help="Memory bandwidth density in GB/s/mm2 (HBM given by --eccn).")] = None,
+    weights_ops: Annotated[float | None, typer.Option(
+        "--model-weights", help="The item is model weights trained with this many operations (e.g. 3e26).")] = None,
+    weights_published: Annotated[bool, typer.Option("--published", help="The model weights are published.")] = False,
+    datacenter: Annotated[bool | None, typer.Option(
+        "--datacenter/--not-datacenter", help="Designed or marketed for datacenters (with --eccn).")] = None,
     qty: Annotated[int, typer.Option("--qty", "-q", help="Quantity.")] = 1,
     to: Annotated[str, typer.Option("--to", help="Destination country (ISO code; HK is read as CN).")] = "",
     ships_from: Annotated[str, typer.Option("--from", help="Country the item ships from (US = export from the US).")] = "US",
@@ -389,7 +395,9 @@ def determine_cmd(
             raise InvalidInput("--screened-clear contradicts --listed")
         party["listed"] = False
         party["owned_by_listed_pct"] = 0.0 if owned_pct is None else owned_pct
-    txn = transaction(item=item, contains=parsed_contains, eccn=eccn, quantity=qty, destination=to,
+    weights = {"training_ops": weights_ops, "published": weights_published} if weights_ops is not None else None
+    txn = transaction(item=item, contains=parsed_contains, eccn=eccn, model_weights=weights, datacenter=datacenter, mbd=mbd,
+                      quantity=qty, destination=to,
                       ships_from=ships_from, date=parse_date(date_), end_user=party, end_uses=end_use or [],
                       origin=origin, us_content_pct=us_content, exporter_hq=exporter_hq,
                       commercially_available_us=available_us, h200_certified=certified)

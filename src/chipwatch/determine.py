@@ -102,6 +102,7 @@ class Transaction(BaseModel):
     datacenter: bool | None = None
     tpp: float | None = Field(default=None, ge=0)
     dram_bw: float | None = Field(default=None, ge=0)
+    mbd: float | None = Field(default=None, ge=0, description="memory bandwidth density (GB/s/mm2), for an HBM item given by ECCN")
     quantity: int = Field(default=1, ge=1)
     destination: str
     ships_from: str = "US"
@@ -268,7 +269,7 @@ def item_facts(txn: Transaction, law: Law) -> ItemFacts:
     if txn.eccn is not None:
         eccn = txn.eccn.strip()
         step = Step(check="ECCN given by the user", result=eccn, values={"eccn": eccn})
-        return ItemFacts(eccn, eccn, eccn, txn.datacenter, None, None, txn.tpp, None, txn.dram_bw, None, None, [step])
+        return ItemFacts(eccn, eccn, eccn, txn.datacenter, None, None, txn.tpp, None, txn.dram_bw, txn.mbd, None, [step])
     if txn.model_weights is not None:
         return _weights_facts(txn.model_weights, on, law)
     cat = default_catalog()
