@@ -32,6 +32,8 @@ OPTIONAL: dict[str, pl.DataType] = {
     "end_user_hq": pl.String(), "exporter_hq": pl.String(), "end_uses": pl.String(), "origin": pl.String(),
     "party_listed": pl.String(), "party_footnotes": pl.String(), "owned_by_listed_pct": pl.Float64(),
     "us_content_pct": pl.Float64(), "commercially_available_us": pl.String(), "h200_certified": pl.String(),
+    # figures of an item given only by its ECCN (catalog items bring their own)
+    "tpp": pl.Float64(), "dram_bw": pl.Float64(), "mbd": pl.Float64(),
 }
 ORIGINS = ("us", "foreign_direct_product", "foreign_us_content", "foreign")
 _COUNTRIES = sorted({c.alpha_2 for c in pycountry.countries} | {"XK"})
@@ -132,6 +134,13 @@ def prepare_orders(raw: pl.DataFrame, law: Law) -> pl.DataFrame:
     origin = pl.when(origin == "").then(pl.lit("us")).otherwise(origin)
     cols.append(origin.alias("origin"))
     errors.append(pl.when(~origin.is_in(ORIGINS)).then(pl.format(f"origin: {{}} (allowed: {', '.join(ORIGINS)})", origin)))
+    for name in ("tpp", "dram_bw", "mbd"):
+        text = pl.col(name).cast(pl.String).str.strip_chars()
+        given = text.is_not_null() & (text != "")
+        v = pl.when(given).then(text).cast(pl.Float64, strict=False)
+        cols.append(v.alias(name))
+        errors.append(pl.when(given & (v.is_null() | (v < 0))).then(
+            pl.format(f"{name}: {{}} is not a non-negative number", pl.col(name).cast(pl.String))))
     for name in ("owned_by_listed_pct", "us_content_pct"):
         text = pl.col(name).cast(pl.String).str.strip_chars()
         given = text.is_not_null() & (text != "")
@@ -189,9 +198,9 @@ def _item_table(pairs: pl.DataFrame, law: Law) -> pl.DataFrame:
             cache[key] = item_facts(transaction(item=name, destination="US", date=on), law)
         it = cache[key]
         rows.append({"product_name": name, "epoch_start": on, "eccn_c": it.eccn, "datacenter_c": it.datacenter,
-                     "vendor": it.vendor, "tpp": it.tpp, "pd": it.pd, "dram_bw": it.dram_bw, "mbd": it.mbd})
+                     "vendor": it.vendor, "tpp_c": it.tpp, "pd": it.pd, "dram_bw_c": it.dram_bw, "mbd_c": it.mbd})
     schema = {"product_name": pl.String, "epoch_start": pl.Date, "eccn_c": pl.String, "datacenter_c": pl.Boolean,
-              "vendor": pl.String, "tpp": pl.Float64, "pd": pl.Float64, "dram_bw": pl.Float64, "mbd": pl.Float64}
+              "vendor": pl.String, "tpp_c": pl.Float64, "pd": pl.Float64, "dram_bw_c": pl.Float64, "mbd_c": pl.Float64}
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -237,7 +246,9 @@ def _epoch_answers(frame: pl.DataFrame, law: Law, on: date) -> pl.DataFrame:
     review: Any = None
     review_code: Any = None
     for rv, when in compiled("review"):
-        policy = str(law.value(rv.policy, on).value) if rv.policy else ""
+        if not rv.policy or not law.in_force(rv.policy, on):
+            continue  # a review rule with no policy in force cannot answer (as in determine.run_outcome)
+        policy = str(law.value(rv.policy, on).value)
         review = (pl.when(live & when) if review is None else review.when(live & when)).then(pl.lit(policy))
         review_code = (pl.when(live & when) if review_code is None else review_code.when(live & when)).then(pl.lit(rv.code))
     cond_parts: list[pl.Expr] = [pl.when(live & w).then(pl.lit(c.code)).when(live & w.is_null()).then(pl.lit(f"{c.code}?"))
@@ -275,13 +286,18 @@ def determine_frame(raw: pl.DataFrame, *, law: Law | None = None, regime: str | 
     good = good.join(items, on=["product_name", "epoch_start"], how="left")
     vendors = vendor_countries()
     good = good.with_columns(
-        pl.coalesce(pl.col("eccn"), pl.col("eccn_c")).alias("eccn"),
+        # a catalog item's eccn is its classification; an ECCN given directly is taken as given
+        pl.when(pl.col("product_name").is_not_null()).then(pl.col("eccn_c")).otherwise(pl.col("eccn")).alias("eccn"),
+        pl.coalesce(pl.col("tpp"), pl.col("tpp_c")).alias("tpp"),
+        pl.coalesce(pl.col("dram_bw"), pl.col("dram_bw_c")).alias("dram_bw"),
+        pl.when(pl.col("product_name").is_not_null()).then(pl.col("mbd_c")).otherwise(pl.col("mbd")).alias("mbd"),
         pl.coalesce(pl.col("datacenter"), pl.col("datacenter_c")).alias("datacenter"),
-        pl.col("product_name").alias("product"),
+        pl.coalesce(pl.col("product_name"), pl.format("(ECCN {}, product not named)", pl.col("eccn"))).alias("product"),
+        pl.when(pl.col("product_name").is_not_null()).then(pl.lit("ic"))
+        .when(pl.col("eccn") == "3A090.c").then(pl.lit("hbm")).otherwise(pl.lit("eccn")).alias("item_kind"),
         pl.col("vendor").replace_strict(vendors, default=None, return_dtype=pl.String).alias("developer_country"),
         (pl.col("ships_from") == "US").alias("from_us"),
-        (pl.col("tpp") * pl.col("quantity")).alias("total_tpp"),
-    )
+    ).with_columns((pl.col("tpp") * pl.col("quantity")).alias("total_tpp"))
     epochs = good.get_column("epoch_start").unique().sort().to_list()
     frames: list[pl.DataFrame] = []
     for i, on in enumerate(epochs):
@@ -341,6 +357,7 @@ def row_transaction(row: dict[str, Any]) -> Any:
     on = d if isinstance(d, date) else date.fromisoformat(str(d).strip())
     return transaction(
         item=text("item"), eccn=text("eccn") if not text("item") else None, datacenter=flag("datacenter"),
+        tpp=num("tpp"), dram_bw=num("dram_bw"), mbd=num("mbd"),
         quantity=qty, destination=text("destination") or "", ships_from=text("ships_from") or "US", date=on,
         end_user={"hq": text("end_user_hq"), "listed": flag("party_listed"),
                   "footnotes": [f.upper() for f in parts("party_footnotes")],

@@ -244,6 +244,7 @@ def vendor_countries() -> dict[str, str]:
 
 @dataclass
 class ItemFacts:
+    kind: str  # ic, system, hbm, weights, eccn
     label: str
     eccn: str | None
     paragraph: str | None
@@ -269,7 +270,11 @@ def item_facts(txn: Transaction, law: Law) -> ItemFacts:
     if txn.eccn is not None:
         eccn = txn.eccn.strip()
         step = Step(check="ECCN given by the user", result=eccn, values={"eccn": eccn})
-        return ItemFacts(eccn, eccn, eccn, txn.datacenter, None, None, txn.tpp, None, txn.dram_bw, txn.mbd, None, [step])
+        # The product is not named, so rules that name products (the is-informed letters) do not match it.
+        return ItemFacts(kind="hbm" if eccn == "3A090.c" else "eccn", label=f"ECCN {eccn} item", eccn=eccn,
+                         paragraph=eccn, datacenter=txn.datacenter,
+                         product=f"(ECCN {eccn}, product not named)", vendor=None, tpp=txn.tpp, pd=None,
+                         dram_bw=txn.dram_bw, mbd=txn.mbd, classification=None, steps=[step])
     if txn.model_weights is not None:
         return _weights_facts(txn.model_weights, on, law)
     cat = default_catalog()
@@ -282,7 +287,8 @@ def item_facts(txn: Transaction, law: Law) -> ItemFacts:
         item = System(name=" + ".join(f"{k}× {p.chip.name}" for p, k in zip(parts, txn.contains.values(), strict=True)),
                       parts=parts)
     c = classify(item, on, law=law)
-    found: str | None = c.eccn if c.eccn is not None else ("none" if c.determinate else None)
+    # An indeterminate classification (a figure missing) is unknown, not its likeliest paragraph.
+    found: str | None = (c.eccn or "none") if c.determinate else None
     step = Step(check="classify the item", result=c.label,
                 values={"eccn": found, "paragraph": c.paragraph, **{k: m.value for k, m in c.metrics.items()}},
                 cite=c.trace[-1].cite if c.trace else None, source=c.rule.source if c.rule else None)
@@ -298,7 +304,7 @@ def item_facts(txn: Transaction, law: Law) -> ItemFacts:
     mbd_m = c.metrics.get("mbd")
     datacenter = txn.datacenter if txn.datacenter is not None else (chip.datacenter if chip else None)
     return ItemFacts(
-        label=item.name, eccn=found, paragraph=c.paragraph, datacenter=datacenter,
+        kind=item.kind, label=item.name, eccn=found, paragraph=c.paragraph, datacenter=datacenter,
         product=chip.name if chip else item.name, vendor=chip.vendor if chip else None,
         tpp=txn.tpp if txn.tpp is not None else tpp, pd=pd_m.value if pd_m else None,
         dram_bw=txn.dram_bw if txn.dram_bw is not None else (chip.memory_bandwidth_gbs if chip else None),
@@ -310,7 +316,7 @@ def _weights_facts(w: ModelWeights, on: date, law: Law) -> ItemFacts:
     pname = "us_ear.ac.weights_training_ops_above"
     if not law.in_force(pname, on):
         step = Step(check="model weights: ECCN 4E091", result="not in the law on this date", params=[pname])
-        return ItemFacts("model weights", "none", None, None, None, None, None, None, None, None, None, [step])
+        return _weights("none", step)
     pv = law.value(pname, on)
     is_4e091 = w.training_ops > pv.value and not w.published
     comp = Comparison(subject="training_ops", value=w.training_ops, op=">", param=pname, threshold=pv.value,
@@ -318,8 +324,13 @@ def _weights_facts(w: ModelWeights, on: date, law: Law) -> ItemFacts:
     step = Step(check="model weights: ECCN 4E091 (closed weights above the training-compute line)",
                 result="4E091" if is_4e091 else "not 4E091", comparisons=[comp], cite=pv.cite, source=pv.source,
                 values={"published": w.published}, params=[pname])
-    return ItemFacts("model weights", "4E091" if is_4e091 else "none", None, None, None, None, None, None, None, None,
-                     None, [step])
+    return _weights("4E091" if is_4e091 else "none", step)
+
+
+def _weights(eccn: str, step: Step) -> ItemFacts:
+    return ItemFacts(kind="weights", label="model weights", eccn=eccn, paragraph=None, datacenter=None,
+                     product="model weights", vendor=None,
+                     tpp=None, pd=None, dram_bw=None, mbd=None, classification=None, steps=[step])
 
 
 def transaction_facts(txn: Transaction, it: ItemFacts) -> tuple[dict[str, Any], dict[str, float | None]]:
@@ -330,6 +341,7 @@ def transaction_facts(txn: Transaction, it: ItemFacts) -> tuple[dict[str, Any], 
     owned = [p.owned_by_listed_pct for p in parties]
     owned_max = None if any(o is None for o in owned) else max(o for o in owned if o is not None)
     facts: dict[str, Any] = {
+        "item_kind": it.kind,
         "eccn": it.eccn,
         "datacenter": it.datacenter,
         "product": it.product,
@@ -404,8 +416,11 @@ class Outcome:
         if self.review is not None and self.licence_required:
             out += f"; review: {law.value(self.review.rule.policy, on).value}" if self.review.rule.policy else ""
         exc = [r.rule.code for r, ok in self.exceptions if ok is True]
+        maybe = [r.rule.code for r, ok in self.exceptions if ok is None]
         if exc:
-            out += f"; exception {', '.join(exc)} may serve"
+            out += f"; exception {', '.join(exc)} available"
+        if maybe:
+            out += f"; exception {', '.join(maybe)} may apply"
         return out
 
 
@@ -440,6 +455,8 @@ def run_outcome(law: Law, on: date, env: Env) -> Outcome:
                 True if ex.result is True and blocked is False else None)
             exceptions.append((ex, ok))
         for rv in run_rules(law, on, "review", env):
+            if not rv.rule.policy or not law.in_force(rv.rule.policy, on):
+                continue  # no policy wording in force for this rule on the date
             if rv.result is True:
                 review = rv
                 break
@@ -463,8 +480,9 @@ _BRANCHES: dict[str, list[tuple[str, Any]]] = {
     "commercially_available_us": [("commercially available in the US on 2026-01-15", True), ("not available", False)],
     "h200_certified": [("exporter makes the 2026 certifications", True), ("no certifications", False)],
     "us_content_pct": [("US content above de minimis", 100.0), ("no US content", 0.0)],
+    "product": [("the product is one the is-informed letters name (e.g. H20)", "H20 (HGX)"),
+                ("another product", "(another product)")],
 }
-_METRIC_FACTS = {"owned_by_listed_pct", "us_content_pct"}
 _WHY = {
     "party_listed": "screen every party against the Entity List (chipwatch screen) or pass --screened-clear",
     "owned_by_listed_pct": "the affiliates rule turns on ownership by listed parties (Red Flag 29: resolve it or apply)",
@@ -474,45 +492,75 @@ _WHY = {
     "commercially_available_us": "the 2026 review policy covers only products commercially available in the US",
     "h200_certified": "the 2026 case-by-case policy needs the exporter's certifications",
     "us_content_pct": "de minimis turns on the share of controlled US content",
+    "product": "the is-informed letters name products: give the item by catalog name, not by ECCN",
+    "mbd": "License Exception HBM turns on the memory bandwidth density (GB/s/mm2): give --mbd",
     "eccn": "the item's classification is indeterminate: give the missing figures (chipwatch classify says which)",
 }
 
 
-def _missing_subjects(outcome: Outcome, facts: Mapping[str, Any], metrics: Mapping[str, Any]) -> list[str]:
+def _missing_subjects(outcome: Outcome, facts: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Facts and metrics the user did not give that some undecided rule compared, with the first
+    threshold a metric was compared against (to build its branches)."""
     rules = [*outcome.jurisdiction, *outcome.requirements, *(e for e, _ in outcome.exceptions),
              *outcome.review_unknown_before, *outcome.conditions]
-    seen: list[str] = []
+    seen: dict[str, Any] = {}
     for r in rules:
         if r.result is not None:
             continue
         for c in r.comparisons:
             unknown = c.result is None and c.value is None and c.subject not in seen
             if unknown and (facts.get(c.subject, "absent") is None or metrics.get(c.subject, "absent") is None):
-                seen.append(c.subject)
+                seen[c.subject] = c.threshold if c.subject in metrics and isinstance(c.threshold, (int, float)) else None
     return seen
 
 
 def _branches(law: Law, on: date, facts: dict[str, Any], metrics: dict[str, float | None],
-              missing: list[str]) -> list[MissingFact]:
+              missing: dict[str, Any]) -> list[MissingFact]:
     """For each missing fact, the outcome under each value it could take. A fact whose values all
     lead to the same outcome does not matter here and is left out (e.g. ownership by listed
-    parties while the affiliates rule is suspended)."""
+    parties while the affiliates rule is suspended). A missing metric compared with a threshold
+    branches on either side of it."""
     out = []
-    for name in missing:
+    for name, threshold in missing.items():
         options = _BRANCHES.get(name)
+        if options is None and threshold is not None:
+            options = [(f"{name} at or above {threshold:g}", float(threshold)), (f"{name} below {threshold:g}", threshold / 2)]
+        if not options:
+            continue
         branches: dict[str, str | None] = {}
-        if options:
-            for label, value in options:
-                f2, m2 = dict(facts), dict(metrics)
-                (m2 if name in _METRIC_FACTS else f2)[name] = value
-                branches[label] = run_outcome(law, on, Env(metrics=m2, facts=f2)).summary(law, on)
-            if len(set(branches.values())) == 1:
-                continue
-        out.append(MissingFact(fact=name, why=_WHY.get(name, f"a rule reads {name}"), branches=branches))
+        for label, value in options:
+            f2, m2 = dict(facts), dict(metrics)
+            (m2 if name in metrics else f2)[name] = value
+            branches[label] = run_outcome(law, on, Env(metrics=m2, facts=f2)).summary(law, on)
+        if len(set(branches.values())) == 1:
+            continue
+        out.append(MissingFact(fact=name, why=_WHY.get(name, f"a rule compares {name} with a threshold"), branches=branches))
     return out
 
 
-# --- the answer ---------------------------------------------------------------------------------
+def _possible_eccns(it: ItemFacts) -> list[str]:
+    """The paragraphs an unclassified item could fall under, per its classification's branches."""
+    possible: list[str] = []
+    if it.classification is not None:
+        for m in it.classification.missing_facts:
+            possible += [v or "none" for v in m.branches.values() if (v or "none") not in possible]
+    return possible or ["3A090.a", "3A090.b", "none"]
+
+
+def _eccn_branches(law: Law, on: date, facts: dict[str, Any], metrics: dict[str, float | None],
+                   it: ItemFacts) -> MissingFact:
+    """The item could not be classified (a figure is missing): the outcome under each paragraph
+    the classification says the item could fall under."""
+    branches: dict[str, str | None] = {}
+    for value in _possible_eccns(it):
+        outcome = run_outcome(law, on, Env(metrics=metrics, facts={**facts, "eccn": value}))
+        label = "not an advanced-computing item" if value == "none" else f"classified {value}"
+        branches[label] = outcome.summary(law, on)
+    what = ", ".join(m.fact for m in it.classification.missing_facts) if it.classification else "the item's figures"
+    return MissingFact(fact="eccn", why=f"{_WHY['eccn']}; missing: {what}", branches=branches)
+
+
+# --- assembling the determination ---------------------------------------------------------------
 
 
 def _step(r: RuleResult, kind: str) -> Step:
@@ -600,10 +648,15 @@ def determine(txn: Transaction, *, law: Law | None = None, regime: str | Path | 
                                     cite=c.entry.cite, source=c.entry.source, basis=c.entry.basis, amount=amount))
     warnings = [Warning_(code=w.rule.code, title=w.rule.title, cite=w.entry.cite, source=w.entry.source,
                          basis=w.entry.basis) for w in o.warnings]
-    missing = _missing_subjects(o, facts, metrics)
+    missing_facts = _branches(law, on, facts, metrics, _missing_subjects(o, facts, metrics))
     if it.eccn is None:
-        missing.insert(0, "eccn")
-    missing_facts = _branches(law, on, facts, metrics, missing) if o.licence_required is None or missing else []
+        eccn_fact = _eccn_branches(law, on, facts, metrics, it)
+        # Keep only the facts that would still matter once the item is classified.
+        still = set()
+        for value in _possible_eccns(it):
+            f2 = {**facts, "eccn": value}
+            still |= set(_missing_subjects(run_outcome(law, on, Env(metrics=metrics, facts=f2)), f2, metrics))
+        missing_facts = [eccn_fact, *(m for m in missing_facts if m.fact in still)]
     if review is not None:
         relevant = {m.fact for m in missing_facts}
         review = review.model_copy(update={"depends_on": [f for f in review.depends_on if f in relevant]})
