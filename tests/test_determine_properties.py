@@ -7,7 +7,7 @@
 5. bad rows in an order book get an error naming the column and never disturb the good rows;
 6. the Country-Group arithmetic of the ACS destination set (15 CFR 742.6(a)(6)(iii)).
 
-Engine bugs found while writing these are pinned by `xfail(strict=True)` tests at the end.
+Two engine bugs these tests found are pinned by regression tests at the end.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from chipwatch.batch import determine_frame, law_change_dates
 from chipwatch.catalog import default_catalog
 from chipwatch.classify import classify
 from chipwatch.determine import END_USES, Determination, determine, transaction
-from chipwatch.errors import NotInForce
 from chipwatch.law import load_law
 from chipwatch.law.groups import load_country_groups
 from chipwatch.law.sets import country_set
@@ -270,9 +269,8 @@ def test_frame_equals_scalar_under_regimes(regime):
     _assert_frame_equals_scalar(_random_rows(SEED + 1, N_ROWS // 2), regime, True)
 
 
-def test_frame_equals_scalar_under_blockade_once_every_policy_is_in_force():
-    """Blockade from 2025-04-09 on (see the xfail test below for the earlier dates)."""
-    _assert_frame_equals_scalar(_random_rows(SEED + 2, N_ROWS // 2, first=date(2025, 4, 9)), "blockade", True)
+def test_frame_equals_scalar_under_blockade():
+    _assert_frame_equals_scalar(_random_rows(SEED + 2, N_ROWS // 2), "blockade", True)
 
 
 # --- 5. bad rows --------------------------------------------------------------------------------
@@ -351,23 +349,17 @@ def test_acs_destinations_around_the_uae_rule():
     assert _acs(date(2026, 7, 9)) == ACS_2026_07_10 | {"AE"}
 
 
-# --- engine bugs (xfail until fixed in src/) ----------------------------------------------------
+# --- regressions: engine bugs these tests found (both fixed in src/ in d34b111) -------------------
 
-@pytest.mark.xfail(strict=True, raises=NotInForce, reason=(
-    "batch._epoch_answers reads law.value(rv.policy, on) for every review rule in force, even one whose "
-    "`when` can never hold; blockade switches rev.is-informed on (as {any: []}) from 2022-10-07 while its "
-    "policy us_ear.ac.policy_is_informed starts 2025-04-09, so determine_frame raises NotInForce for the "
-    "whole frame if any row is dated before 2025-04-09. The scalar determine() answers the same row."))
 def test_blockade_frame_before_the_is_informed_policy():
+    """batch._epoch_answers used to read law.value(rv.policy, on) for every review rule in force, even
+    one whose `when` can never hold; blockade switches rev.is-informed on (as {any: []}) from
+    2022-10-07 while its policy us_ear.ac.policy_is_informed starts 2025-04-09, so determine_frame
+    raised NotInForce for the whole frame if any row was dated before 2025-04-09."""
     row = {"item": "H100 SXM5 80GB", "quantity": 1, "destination": "DE", "date": "2025-04-08",
            "end_user_hq": None, "party_listed": None, "owned_by_listed_pct": None, "end_uses": "",
            "ships_from": "US", "commercially_available_us": None, "h200_certified": None, "origin": "us"}
     _assert_frame_equals_scalar([row], "blockade", True)
-
-
-@pytest.mark.xfail(strict=True, raises=NotInForce, reason="same bug as test_blockade_frame_before_the_is_informed_policy")
-def test_frame_equals_scalar_under_blockade():
-    _assert_frame_equals_scalar(_random_rows(SEED + 2, N_ROWS // 2), "blockade", True)
 
 
 _INDETERMINATE_ON = date(2024, 6, 1)
@@ -375,10 +367,10 @@ _INDETERMINATE = [n for n in ITEMS if not classify(default_catalog().get(n), _IN
 
 
 def test_an_indeterminate_classification_is_not_a_definite_answer():
-    """Regression (found with these tests, fixed in determine.item_facts while they were written): an
-    item whose classification turns on a missing figure ("3A090.a?") used to be determined as
+    """An item whose classification turns on a missing figure ("3A090.a?") used to be determined as
     definitely 3A090.a (eccn "3A090.a", licence required under CCL-AC, no missing fact), because
-    item_facts took c.eccn, the first paragraph that might be met, even when c.determinate was False."""
+    determine.item_facts took c.eccn, the first paragraph that might be met, even when
+    c.determinate was False."""
     assert _INDETERMINATE, "the catalog has chips whose classification turns on missing figures"
     wrong = []
     for name in _INDETERMINATE:

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 import pycountry
 
+from chipwatch.classify import classification_change_dates
 from chipwatch.determine import END_USES, FOOTNOTES, item_facts, transaction, vendor_countries
 from chipwatch.errors import ChipwatchError, InvalidInput
 from chipwatch.law import Law, load_law
@@ -177,19 +178,10 @@ def law_change_dates(law: Law) -> list[date]:
     return sorted(set(law.change_dates()) | load_country_groups().change_dates())
 
 
-def _classification_dates(law: Law) -> list[date]:
-    """Dates on which an item's classification can change: the CCL paragraphs and their parameters."""
-    names = [n for n in law.params if n.startswith("us_ear.3a090.")]
-    dates = set(law.change_dates(names))
-    for p in law.paragraphs.values():
-        dates |= p.timeline.change_dates()
-    return sorted(dates)
-
-
 def _item_table(pairs: pl.DataFrame, law: Law) -> pl.DataFrame:
     """Item facts for each distinct (product_name, epoch_start), via the scalar classifier, run
     once per interval of constant classification law (fewer than the determination epochs)."""
-    cls_dates = _classification_dates(law)
+    cls_dates = classification_change_dates(law)
     cache: dict[tuple[str, date], Any] = {}
     rows: list[dict[str, Any]] = []
     for name, on in pairs.iter_rows():

@@ -432,10 +432,20 @@ def classify(
 # --- vectorised path ----------------------------------------------------------------------------
 
 
+def classification_change_dates(law: Law) -> list[date]:
+    """Dates on which a classification can change: the CCL paragraphs and the 3A090 parameters
+    (licence rules and country groups change determinations, not classifications)."""
+    names = [n for n in law.params if n.startswith("us_ear.3a090.")]
+    dates = set(law.change_dates(names))
+    for p in law.paragraphs.values():
+        dates |= p.timeline.change_dates()
+    return sorted(dates)
+
+
 def law_epochs(law: Law, dates: Sequence[date], item_kind: str = "ic") -> dict[date, list[date]]:
     """Group `dates` by the interval of constant law they fall in: the key is the start of the
     interval, so the predicates need compiling once per interval, not once per date."""
-    changes = law.change_dates()
+    changes = classification_change_dates(law)
     out: dict[date, list[date]] = {}
     for d in dates:
         start = max((c for c in changes if c <= d), default=None)
