@@ -360,6 +360,8 @@ def determine_cmd(
     footnote: Annotated[list[str] | None, typer.Option(
         "--footnote", help="Entity List footnote of the listed party (FN1, FN4, FN5).")] = None,
     owned_pct: Annotated[float | None, typer.Option("--owned-by-listed-pct", help="Aggregate ownership by listed parties (%).")] = None,
+    ownership: Annotated[str | None, typer.Option(
+        "--ownership", help="Ownership CSV (owner, owned, percent, date): the end user's share held by listed parties.")] = None,
     screened_clear: Annotated[bool, typer.Option(
         "--screened-clear", help="Every party screened: none listed, none 50 %-owned by listed parties.")] = False,
     origin: Annotated[str, typer.Option("--origin", help="us | foreign_direct_product | foreign_us_content | foreign")] = "us",
@@ -390,6 +392,16 @@ def determine_cmd(
                 raise InvalidInput(f"bad --contains {spec!r}: count after '*' must be a whole number") from None
     party: dict[str, Any] = {"name": end_user, "country": end_user_country, "hq": hq, "listed": listed,
                              "footnotes": footnote or [], "owned_by_listed_pct": owned_pct}
+    if ownership:
+        from chipwatch.screen import current_index
+        from chipwatch.screen.affiliates import find_affiliates, read_ownership
+
+        if not end_user:
+            raise InvalidInput("--ownership needs --end-user NAME (the entity to look up in the table)")
+        index = current_index()
+        answer = find_affiliates(read_ownership(ownership), lambda n: bool(index.screen(n, limit=1)), parse_date(date_))
+        share = answer.share_of(end_user)
+        party["owned_by_listed_pct"] = share if share is not None else 0.0
     if screened_clear:
         if listed:
             raise InvalidInput("--screened-clear contradicts --listed")
@@ -477,10 +489,149 @@ def explain_cmd(
         render_determination(d)
 
 
+# --- screening ------------------------------------------------------------------------------
+
+
+def _register_lists_app() -> None:
+    from chipwatch.screen.lists_cli import lists_app
+
+    app.add_typer(lists_app, name="lists", help="Restricted-party lists: import official files, list versions.")
+
+
+_register_lists_app()
+
+
+def _hit_row(h: Any) -> dict[str, Any]:
+    return {"name": h.name, "matched_name": h.matched_name, "list": h.list, "score": h.score, "entry_id": h.entry_id,
+            "cite": h.cite, "footnotes": list(h.footnotes), "country": h.country, "explanation": h.explanation,
+            "list_version": h.list_version}
+
+
+@app.command("screen")
+def screen_cmd(
+    name: Annotated[str, typer.Argument(help="The party's name, in any script (Latin, simplified or traditional Chinese).")],
+    country: Annotated[str | None, typer.Option("--country", "-c", help="The party's country (ISO code).")] = None,
+    date_: DateOpt = "today",
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Report hits at or above this score.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Screen a party against the restricted-party lists; every hit is explained."""
+    from chipwatch.law.groups import country_code
+    from chipwatch.screen import THRESHOLD, screen
+
+    if not name.strip():
+        raise InvalidInput("give a name to screen")
+    cc = country_code(country) if country else None
+    result = screen(name, cc, parse_date(date_), threshold=THRESHOLD if threshold is None else threshold)
+    for w in result.warnings:
+        sys.stderr.write(f"chipwatch: warning: {w}\n")
+    if json_:
+        _print_json([_hit_row(h) for h in result.hits])
+        return
+    versions = ", ".join(f"{v.source_format} v{v.version_id}" + (f" [{v.label}]" if v.label else "") for v in result.list_versions)
+    out.print(f"[bold]{name}[/bold]{f' ({cc})' if cc else ''}: {len(result.hits)} hit(s) at score ≥ {result.threshold:.2f}"
+              f"  [dim]lists: {versions}[/dim]")
+    for h in result.hits:
+        fn = f" footnotes {', '.join(h.footnotes)}" if h.footnotes else ""
+        out.print(f"  [bold red]{h.score:.2f}[/bold red] {h.list} {h.entry_id}: [bold]{h.name}[/bold] — {h.cite or 'no citation'}{fn}")
+        out.print(f"      {h.explanation}")
+
+
+@app.command("screen-batch")
+def screen_batch_cmd(
+    parties: Annotated[str, typer.Argument(help="CSV or Parquet with a `name` column (and optional `country`).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Hits file (.parquet or .csv).")] = "hits.parquet",
+    date_: DateOpt = "today",
+    threshold: Annotated[float | None, typer.Option("--threshold")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Screen every party of a file; one output row per hit, with the row number of the party."""
+    import polars as pl
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from chipwatch.batch import read_orders
+    from chipwatch.screen import THRESHOLD, current_index
+
+    raw = read_orders(parties)
+    if "name" not in raw.columns:
+        raise InvalidInput(f"{parties}: needs a `name` column")
+    names = raw.get_column("name").cast(pl.String).to_list()
+    countries = raw.get_column("country").cast(pl.String).to_list() if "country" in raw.columns else [None] * len(names)
+    index = current_index()
+    thr = THRESHOLD if threshold is None else threshold
+    rows: list[dict[str, Any]] = []
+    errors: list[tuple[int, str]] = []
+    from chipwatch.law.groups import country_code
+
+    with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), disable=json_) as bar:
+        task = bar.add_task("names", total=len(names))
+        for i, (n, c) in enumerate(zip(names, countries, strict=True), start=1):
+            if not n or not n.strip():
+                errors.append((i, "name: empty"))
+            else:
+                try:
+                    cc = country_code(c) if c and c.strip() else None
+                except ChipwatchError as exc:
+                    errors.append((i, f"country: {exc}"))
+                else:
+                    for h in index.screen(n, cc, threshold=thr, limit=5):
+                        rows.append({"row": i, "query": n, "query_country": cc, **_hit_row(h),
+                                     "footnotes": ";".join(h.footnotes)})
+            if i % 500 == 0 or i == len(names):
+                bar.update(task, completed=i)
+    schema = {"row": pl.Int64, "query": pl.String, "query_country": pl.String, "name": pl.String, "matched_name": pl.String,
+              "list": pl.String, "score": pl.Float64, "entry_id": pl.String, "cite": pl.String, "footnotes": pl.String,
+              "country": pl.String, "explanation": pl.String, "list_version": pl.Int64}
+    hits = pl.DataFrame(rows, schema=schema)
+    if output.lower().endswith(".csv"):
+        hits.write_csv(output)
+    elif output.lower().endswith(".parquet"):
+        hits.write_parquet(output)
+    else:
+        raise InvalidInput(f"--output {output!r}: use a .parquet or .csv file name")
+    summary = {"parties": len(names), "parties_with_hits": hits["row"].n_unique() if hits.height else 0, "hits": hits.height,
+               "bad_rows": [{"row": r, "error": e} for r, e in errors], "output": output}
+    if json_:
+        _print_json(summary)
+        return
+    out.print(f"{summary['parties']} parties screened: {summary['parties_with_hits']} with hits ({summary['hits']} hits). "
+              f"Written to {output}")
+    for r, e in errors[:ERRORS_SHOWN]:
+        out.print(f"  [red]row {r}[/red]: {e}")
+
+
+@app.command("affiliates")
+def affiliates_cmd(
+    ownership: Annotated[str, typer.Argument(help="Ownership CSV: owner, owned, percent, date.")],
+    date_: DateOpt = "today",
+    json_: JsonOpt = False,
+) -> None:
+    """Entities owned 50 % or more by listed parties (the affiliates rule), with the ownership chains."""
+    from chipwatch.screen import current_index
+    from chipwatch.screen.affiliates import find_affiliates, read_ownership
+
+    on = parse_date(date_)
+    index = current_index()
+    answer = find_affiliates(read_ownership(ownership), lambda n: bool(index.screen(n, limit=1)), on)
+    if json_:
+        _print_json(answer.model_dump(mode="json"))
+        return
+    out.print(f"Affiliates on {on.isoformat()}: {answer.note}; threshold {answer.threshold_pct:g} % ({answer.cite})")
+    for a in answer.affiliates:
+        out.print(f"  [bold]{a.entity}[/bold]: {a.listed_share:g} % held by listed parties or their affiliates")
+        for link in a.chain:
+            out.print(f"      {link}")
+    if not answer.affiliates:
+        out.print("  none")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one-line errors and exit code 2 for any bad input."""
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+        if isinstance(rv, int) and rv:  # a command that ended with typer.Exit(n)
+            return rv
     except ChipwatchError as exc:
         sys.stderr.write(f"chipwatch: error: {exc}\n")
         return 2

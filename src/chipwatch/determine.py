@@ -207,6 +207,18 @@ class Warning_(BaseModel):
     basis: str
 
 
+class PartyScreening(BaseModel):
+    """A party screened by name because the user did not say whether it is listed."""
+
+    role: str
+    name: str
+    country: str | None
+    listed: bool
+    hits: list[Any]
+    list_versions: list[str]
+    warnings: list[str] = Field(default_factory=list)
+
+
 class Determination(BaseModel):
     """The answer to "may I ship this?", with the reasons and a trace a lawyer can check."""
 
@@ -230,6 +242,7 @@ class Determination(BaseModel):
     rule_version: RuleRef | None
     uncertain: list[str] = Field(default_factory=list)
     trace: list[Step]
+    screening: list[PartyScreening] = Field(default_factory=list, description="the parties screened by name, with their hits")
     transaction: Transaction
 
 
@@ -586,21 +599,61 @@ def law_version_on(law: Law, on: date) -> RuleRef | None:
     return RuleRef.of(max(cands, key=lambda rv: (rv.effective, rv.id)))
 
 
+_ROLES = ("end_user", "purchaser", "intermediate_consignee", "ultimate_consignee")
+# Lists whose hits make a party "listed" for the Entity List rules (the sample is typed from it).
+ENTITY_LISTS = ("EL", "SAMPLE-EL")
+
+
+def screen_transaction_parties(txn: Transaction) -> tuple[Transaction, list[PartyScreening]]:
+    """Screen every named party whose listing the user did not give; a hit on the Entity List
+    makes it listed, with the entry's footnotes (which decide the foreign-direct-product rules)."""
+    from chipwatch.screen import screen
+
+    screened: list[PartyScreening] = []
+    update: dict[str, Party] = {}
+    for role in _ROLES:
+        party = getattr(txn, role)
+        if party is None or not party.name or party.listed is not None:
+            continue
+        result = screen(party.name, party.country or party.hq, txn.date)
+        el_hits = [h for h in result.hits if h.list in ENTITY_LISTS]
+        footnotes = sorted({f for h in el_hits for f in h.footnotes} | set(party.footnotes))
+        update[role] = party.model_copy(update={"listed": bool(el_hits), "footnotes": footnotes})
+        screened.append(PartyScreening(
+            role=role, name=party.name, country=party.country or party.hq, listed=bool(el_hits), hits=result.hits,
+            list_versions=[f"{v.source_format} v{v.version_id}" + (f" ({v.label})" if v.label else "") for v in result.list_versions],
+            warnings=result.warnings))
+    return (txn.model_copy(update=update) if update else txn), screened
+
+
 def determine(txn: Transaction, *, law: Law | None = None, regime: str | Path | None = None,
-              include_announced: bool = True) -> Determination:
-    """Determine `txn` under the built-in history (or `regime`, a name or a regime file)."""
+              include_announced: bool = True, screen_parties: bool = True) -> Determination:
+    """Determine `txn` under the built-in history (or `regime`, a name or a regime file).
+
+    Parties given by name whose listing is not stated are screened against the current lists
+    (`screen_parties=False` turns that off)."""
     law = (law or load_law(regime or "historical")).as_written(include_announced)
     on = txn.date
     first = law.first_effective()
     if on < first:
         raise InvalidInput(f"no advanced-computing rule was in force on {on.isoformat()}: "
                            f"the first took effect on {first.isoformat()}")
+    screened: list[PartyScreening] = []
+    if screen_parties:
+        txn, screened = screen_transaction_parties(txn)
     it = item_facts(txn, law)
     facts, metrics = transaction_facts(txn, it)
     env = Env(metrics=metrics, facts=facts)
     o = run_outcome(law, on, env)
 
     trace: list[Step] = list(it.steps)
+    for ps in screened:
+        trace.append(Step(check=f"screen the {ps.role.replace('_', ' ')} '{ps.name}' against {', '.join(ps.list_versions)}",
+                          result=("listed: " + "; ".join(f"{h.list} {h.name} ({h.score:.2f}, {h.cite})" for h in ps.hits
+                                                          if h.list in ENTITY_LISTS)) if ps.listed else
+                          ("not on the Entity List" + (f"; other hits: {', '.join(h.list + ' ' + h.name for h in ps.hits)}"
+                                                       if ps.hits else "")),
+                          cite="15 CFR 744.11 and Supp. No. 4 to part 744"))
     groups = load_country_groups()
     trace.append(Step(check="destination and parties", result=txn.destination,
                       values={"destination": txn.destination, "destination groups": groups.groups_of(txn.destination, on),
@@ -669,5 +722,5 @@ def determine(txn: Transaction, *, law: Law | None = None, regime: str | Path | 
         undetermined=[r.rule.code for r in o.requirements if r.result is None],
         licence_exceptions=exceptions, review_policy=review, conditions=conditions, warnings=warnings,
         missing_facts=missing_facts, rule_version=law_version_on(law, on), uncertain=uncertain,
-        trace=trace, transaction=txn,
+        trace=trace, screening=screened, transaction=txn,
     )

@@ -1,0 +1,281 @@
+"""Name matching against restricted-party lists: an index for candidates, explainable scoring.
+
+Every list name and alias is analysed once (`names.analyse`: normalisation, legal forms removed,
+Chinese script to pinyin and to translated words) into token variants. The index maps tokens,
+token prefixes and the joined name to the variants that contain them. A screened name is analysed
+the same way; its candidates are the variants sharing a distinctive token, a token prefix or the
+joined form; each candidate is scored, and the best score per list entry is the hit.
+
+The score of a query variant against a list variant is a weighted Dice coefficient over tokens:
+each query token is paired with its best list token (exact 1.0; a close spelling counts its
+similarity; pinyin written with or without spaces counts as exact), and tokens weigh by how rare
+they are in the lists, with common company words and place names weighing little. A hit needs at
+least one distinctive token to agree. Country disagreement lowers the score a little; agreement
+is reported. Every number that goes into the score is listed in the hit's features.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
+
+from chipwatch.screen.model import Feature, Hit, ListEntry, ListVersion, NameForms, NameVariant
+from chipwatch.screen.names import GENERIC_TOKENS, PLACE_TOKENS, analyse
+
+# The score at or above which a candidate is reported as a hit. Chosen on the labelled benchmark
+# (benchmarks/screen.py) as the point with recall >= 0.98 at the best precision; see README.
+THRESHOLD = 0.80
+# Tokens weigh by inverse document frequency; common company words and places weigh this much of it.
+GENERIC_WEIGHT = 0.25
+PLACE_WEIGHT = 0.35
+# Two spellings of a token count as the same word at or above this similarity (0-100).
+TOKEN_SIMILARITY = 80
+# Tokens shorter than this only match exactly (short codes and initials are too easy to confuse).
+FUZZY_MIN_LEN = 5
+# Country disagreement (both known, different) multiplies the score by this.
+COUNTRY_MISMATCH = 0.92
+PREFIX_LEN = 4
+# A list name with no distinctive word hits only when every word agrees and the score is this high.
+NEAR_EXACT = 0.95
+# Tokens this long are looked up within two edits, shorter ones within one.
+LONG_TOKEN = 9
+MAX_CANDIDATES = 400
+
+# Hong Kong and Macau entries are listed under China on the Entity List: treat them as agreeing.
+_COUNTRY_FAMILY = {"HK": "CN", "MO": "CN"}
+
+
+@dataclass(frozen=True)
+class _Record:
+    entry: int  # index into entries
+    label: str  # the list name or alias this variant came from
+    variant: NameVariant
+    joined: str
+    distinctive: frozenset[str]
+    forms: NameForms
+
+
+class ScreeningIndex:
+    """An in-memory index of list entries for screening names."""
+
+    def __init__(self, entries: Sequence[ListEntry], versions: dict[str, ListVersion] | None = None) -> None:
+        self.entries = list(entries)
+        self.versions = versions or {}
+        self.records: list[_Record] = []
+        self.by_token: dict[str, list[int]] = defaultdict(list)
+        self.by_prefix: dict[str, list[int]] = defaultdict(list)
+        self.by_joined: dict[str, list[int]] = defaultdict(list)
+        for i, entry in enumerate(self.entries):
+            for label in _labels(entry):
+                forms = analyse(label)
+                for v in forms.variants:
+                    if not v.tokens:
+                        continue
+                    rid = len(self.records)
+                    distinctive = frozenset(t for t in v.tokens if _is_distinctive(t, forms))
+                    self.records.append(_Record(i, label, v, "".join(v.tokens), distinctive, forms))
+                    for t in set(v.tokens):
+                        self.by_token[t].append(rid)
+                        if len(t) >= FUZZY_MIN_LEN:
+                            self.by_prefix[t[:PREFIX_LEN]].append(rid)
+                    self.by_joined["".join(sorted(distinctive)) or "".join(v.tokens)].append(rid)
+                    self.by_joined["".join(v.tokens)].append(rid)
+        n = max(len(self.records), 1)
+        self.idf = {t: math.log(1 + n / len(set(rids))) for t, rids in self.by_token.items()}
+        self._max_idf = math.log(1 + n)
+        # Deletion neighbourhoods (as in SymSpell): two words within one edit share a deletion, so
+        # a typo anywhere in a word, even its first letter, finds the listed word without a scan.
+        self.by_deletion: dict[str, list[str]] = defaultdict(list)
+        for t in self.by_token:
+            if len(t) >= FUZZY_MIN_LEN:
+                for d in _deletions(t):
+                    self.by_deletion[d].append(t)
+
+    # -- weights --------------------------------------------------------------------------------
+
+    def weight(self, token: str, places: frozenset[str]) -> float:
+        w = self.idf.get(token, self._max_idf)
+        if token in GENERIC_TOKENS:
+            return w * GENERIC_WEIGHT
+        if token in places or token in PLACE_TOKENS:
+            return w * PLACE_WEIGHT
+        return w
+
+    @lru_cache(maxsize=200_000)  # noqa: B019 - the index lives as long as its cache should
+    def _near_tokens(self, token: str) -> tuple[tuple[str, float], ...]:
+        """List tokens spelled closely like `token` (for typos and transliteration variants)."""
+        if len(token) < FUZZY_MIN_LEN:
+            return ()
+        seen: set[str] = set()
+        out = []
+        for d in _deletions(token):
+            for cand in self.by_deletion.get(d, ()):
+                if cand != token and cand not in seen:
+                    seen.add(cand)
+                    sim = token_similarity(token, cand)
+                    if sim >= TOKEN_SIMILARITY / 100:
+                        out.append((cand, sim))
+        return tuple(out)
+
+    # -- candidates and scoring -----------------------------------------------------------------
+
+    def _candidates(self, forms: NameForms) -> set[int]:
+        cands: set[int] = set()
+        for v in forms.variants:
+            distinctive = [t for t in v.tokens if _is_distinctive(t, forms)]
+            # A name of common words only ("National University of Defense Technology"): its two
+            # rarest words find the candidates.
+            lookup = distinctive or sorted(v.tokens, key=lambda t: -self.idf.get(t, self._max_idf))[:2]
+            for t in lookup:
+                cands.update(self.by_token.get(t, ()))
+                for near, _ in self._near_tokens(t):
+                    cands.update(self.by_token.get(near, ()))
+            joined = "".join(v.tokens)
+            cands.update(self.by_joined.get(joined, ()))
+            cands.update(self.by_joined.get("".join(sorted(distinctive)), ()))
+            if len(cands) > MAX_CANDIDATES * 4:
+                break
+        return cands
+
+    def _pair(self, q: NameVariant, qforms: NameForms, r: _Record) -> tuple[float, list[str], bool]:
+        """Weighted Dice of query variant `q` against list record `r`; the matched-token notes;
+        whether a distinctive token agreed."""
+        rforms = r.forms
+        rtokens = r.variant.tokens
+        used: set[int] = set()
+        matched_w = 0.0
+        notes: list[str] = []
+        distinctive_hit = False
+        for t in q.tokens:
+            best, best_j, how = 0.0, -1, ""
+            for j, u in enumerate(rtokens):
+                if j in used:
+                    continue
+                if t == u:
+                    best, best_j, how = 1.0, j, "exact"
+                    break
+                if len(t) >= FUZZY_MIN_LEN and len(u) >= FUZZY_MIN_LEN:
+                    sim = token_similarity(t, u)
+                    if sim * 100 >= TOKEN_SIMILARITY and sim > best:
+                        best, best_j, how = sim, j, f"spelling {sim:.2f}"
+            if best_j >= 0:
+                used.add(best_j)
+                w = (self.weight(t, qforms.places) + self.weight(rtokens[best_j], rforms.places)) / 2
+                matched_w += 2 * w * best
+                notes.append(f"{t}={rtokens[best_j]} ({how})" if how != "exact" else t)
+                if _is_distinctive(t, qforms) and _is_distinctive(rtokens[best_j], rforms):
+                    distinctive_hit = True
+        total = sum(self.weight(t, qforms.places) for t in q.tokens) + sum(self.weight(u, rforms.places) for u in rtokens)
+        dice = matched_w / total if total else 0.0
+        if not r.distinctive and not distinctive_hit:
+            # A listed name made only of common words and places must match nearly word for word.
+            distinctive_hit = len(used) == len(rtokens) == len(q.tokens) and dice >= NEAR_EXACT
+        # Pinyin and brand names are often written as one word or several ("Changjiang Cunchu").
+        qj, rj = "".join(q.tokens), r.joined
+        if qj == rj and len(qj) >= FUZZY_MIN_LEN:
+            return 1.0, [f"'{qj}' (same letters, spaces aside)"], True
+        q_dist = "".join(t for t in q.tokens if _is_distinctive(t, qforms))
+        r_dist = "".join(sorted(r.distinctive, key=rtokens.index))
+        if len(q_dist) >= 6 and q_dist == r_dist and dice < 0.9:
+            notes.append(f"distinctive part '{q_dist}' written alike")
+            return max(dice, 0.9), notes, True
+        return dice, notes, distinctive_hit
+
+    def screen(self, name: str, country: str | None = None, *, threshold: float = THRESHOLD, limit: int = 10) -> list[Hit]:
+        """Hits for `name` (any script), best first: one per list entry, score >= threshold."""
+        qforms = analyse(name)
+        if not qforms.variants:
+            return []
+        best: dict[int, tuple[float, _Record, NameVariant, list[str]]] = {}
+        for rid in self._candidates(qforms):
+            rec = self.records[rid]
+            for qv in qforms.variants:
+                score, notes, distinctive = self._pair(qv, qforms, rec)
+                if not distinctive:
+                    continue
+                if score > best.get(rec.entry, (-1.0,))[0]:
+                    best[rec.entry] = (score, rec, qv, notes)
+        hits = []
+        for ei, (score, rec, qv, notes) in best.items():
+            entry = self.entries[ei]
+            feats = [Feature(name="name", value=round(score, 4),
+                             detail=f"tokens matched: {', '.join(notes)}; query as {qv.how}, list name as {rec.variant.how}")]
+            final = score
+            if country and entry.country:
+                agree = _COUNTRY_FAMILY.get(country, country) == _COUNTRY_FAMILY.get(entry.country, entry.country)
+                feats.append(Feature(name="country", value=1.0 if agree else COUNTRY_MISMATCH,
+                                     detail=f"query {country}, entry {entry.country}: {'agree' if agree else 'differ'}"))
+                if not agree:
+                    final *= COUNTRY_MISMATCH
+            if final < threshold:
+                continue
+            steps = "; ".join(qforms.steps)
+            explanation = (f"'{name}' matches {entry.list_id} entry '{entry.name}'"
+                           + (f" (via '{rec.label}')" if rec.label != entry.name else "")
+                           + f" with score {final:.2f}: {feats[0].detail}"
+                           + (f"; {feats[1].detail}" if len(feats) > 1 else "")
+                           + (f"; query analysis: {steps}" if steps else ""))
+            version = self.versions.get(entry.list_id)
+            hits.append(Hit(query=name, name=entry.name, matched_name=rec.label, list=entry.list_id, entry_id=entry.entry_id,
+                            score=round(final, 4), cite=entry.cite, footnotes=entry.footnotes, country=entry.country,
+                            license_requirement=entry.license_requirement, license_policy=entry.license_policy,
+                            explanation=explanation, features=tuple(feats),
+                            list_version=version.version_id if version else None))
+        hits.sort(key=lambda h: (-h.score, h.list, h.entry_id))
+        return hits[:limit]
+
+    def screen_many(self, names: Iterable[tuple[str, str | None]], *, threshold: float = THRESHOLD,
+                    limit: int = 5) -> list[list[Hit]]:
+        return [self.screen(n, c, threshold=threshold, limit=limit) for n, c in names]
+
+
+_PAREN_RE = re.compile(r"\s*[(（]([^()（）]*)[)）]\s*")
+
+
+def _labels(entry: ListEntry) -> list[str]:
+    """The entry's names and aliases, plus each name without its bracketed part and the bracketed
+    part itself when it is a name ("National University of Defense Technology (NUDT)" also gives
+    "National University of Defense Technology" and "NUDT"; "(Beijing)" alone gives nothing)."""
+    out: list[str] = []
+    for name in entry.names():
+        for label in (name, _PAREN_RE.sub(" ", name).strip()):
+            if label and label not in out:
+                out.append(label)
+        for inner in _PAREN_RE.findall(name):
+            forms = analyse(inner)
+            if any(_is_distinctive(t, forms) and len(t) >= 3 for v in forms.variants for t in v.tokens) and inner not in out:
+                out.append(inner.strip())
+    return out
+
+
+def _deletions(token: str) -> set[str]:
+    """The token with one letter deleted (and two, for long tokens), plus the token itself."""
+    out = {token}
+    for i in range(len(token)):
+        out.add(token[:i] + token[i + 1:])
+    if len(token) >= LONG_TOKEN:
+        for d in list(out):
+            for i in range(len(d)):
+                out.add(d[:i] + d[i + 1:])
+    return out
+
+
+@lru_cache(maxsize=500_000)
+def token_similarity(a: str, b: str) -> float:
+    """How alike two spellings are, 0-1: the better of the Indel ratio and one minus the
+    normalised Damerau (OSA) distance, so a swapped pair of letters counts as one slip."""
+    if a == b:
+        return 1.0
+    osa = 1 - OSA.distance(a, b) / max(len(a), len(b))
+    return max(fuzz.ratio(a, b) / 100, osa)
+
+
+def _is_distinctive(token: str, forms: NameForms) -> bool:
+    return token not in GENERIC_TOKENS and token not in PLACE_TOKENS and token not in forms.places and len(token) > 1
