@@ -124,3 +124,16 @@ def test_a_footnote_4_hit_brings_a_foreign_made_item_under_the_ear():
     assert listed.subject_to_ear is True and listed.licence_required is True
     other = determine(transaction(**base, end_user={"name": "Example Trading", "hq": "CN", "owned_by_listed_pct": 0}))
     assert other.subject_to_ear is False
+
+
+def test_order_book_rows_with_an_end_user_name_are_screened(tmp_path: Path):
+    import polars as pl
+
+    from chipwatch.batch import determine_frame
+
+    book = pl.DataFrame({"item": ["V100", "V100", "V100"], "quantity": ["1", "1", "1"], "destination": ["DE", "DE", "DE"],
+                         "date": ["2025-06-01"] * 3, "end_user_name": ["Sophgo Technologies", "Siemens AG", "Sophgo Technologies"],
+                         "end_user_hq": ["CN", "DE", "CN"], "owned_by_listed_pct": ["0", "0", "0"],
+                         "party_listed": [None, None, "no"]})
+    out = determine_frame(book)
+    assert out["reason_code"].to_list() == ["EL", "NLR", "NLR"]  # a stated "no" is not overridden

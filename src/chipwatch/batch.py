@@ -32,6 +32,7 @@ OPTIONAL: dict[str, pl.DataType] = {
     "item": pl.String(), "eccn": pl.String(), "datacenter": pl.String(), "ships_from": pl.String(),
     "end_user_hq": pl.String(), "exporter_hq": pl.String(), "end_uses": pl.String(), "origin": pl.String(),
     "party_listed": pl.String(), "party_footnotes": pl.String(), "owned_by_listed_pct": pl.Float64(),
+    "end_user_name": pl.String(), "end_user_country": pl.String(),
     "us_content_pct": pl.Float64(), "commercially_available_us": pl.String(), "h200_certified": pl.String(),
     # figures of an item given only by its ECCN (catalog items bring their own)
     "tpp": pl.Float64(), "dram_bw": pl.Float64(), "mbd": pl.Float64(),
@@ -116,7 +117,8 @@ def prepare_orders(raw: pl.DataFrame, law: Law) -> pl.DataFrame:
     errors.append(pl.when(q.is_null() | (q < 1)).then(
         pl.format("quantity: {} is not a whole number of at least 1", pl.col("quantity").cast(pl.String))))
 
-    for name, default in (("destination", None), ("ships_from", "US"), ("end_user_hq", None), ("exporter_hq", None)):
+    for name, default in (("destination", None), ("ships_from", "US"), ("end_user_hq", None), ("exporter_hq", None),
+                          ("end_user_country", None)):
         value, err = _country_col(name, default)
         cols.append(value.alias(name))
         errors.append(err)
@@ -152,7 +154,35 @@ def prepare_orders(raw: pl.DataFrame, law: Law) -> pl.DataFrame:
     errors.append(pl.when(pl.col("item").is_null() & pl.col("eccn").is_null()).then(pl.lit("item: missing (give item or eccn)")))
     # values and errors are computed together, both from the raw columns
     df = df.with_columns(*cols, pl.coalesce(errors).alias("error"))
-    return _resolve_items(df)
+    return _screen_end_users(_resolve_items(df))
+
+
+def _screen_end_users(df: pl.DataFrame) -> pl.DataFrame:
+    """Rows that name an end user but do not say whether a party is listed: screen each distinct
+    name once (as `determine` does for one transaction) and fill party_listed and footnotes."""
+    need = df.filter(pl.col("end_user_name").is_not_null() & (pl.col("end_user_name").str.strip_chars() != "")
+                     & pl.col("party_listed").is_null() & pl.col("error").is_null())
+    if need.height == 0:
+        return df
+    from chipwatch.determine import ENTITY_LISTS
+    from chipwatch.screen import current_index
+
+    index = current_index()
+    keys = need.select("end_user_name", pl.coalesce("end_user_country", "end_user_hq").alias("_cc")).unique()
+    rows = []
+    for name, cc in keys.iter_rows():
+        hits = [h for h in index.screen(name.strip(), cc) if h.list in ENTITY_LISTS]
+        rows.append({"end_user_name": name, "_cc": cc, "_listed": bool(hits),
+                     "_fn": sorted({f for h in hits for f in h.footnotes})})
+    found = pl.DataFrame(rows, schema={"end_user_name": pl.String, "_cc": pl.String, "_listed": pl.Boolean,
+                                       "_fn": pl.List(pl.String)})
+    out = df.with_columns(pl.coalesce("end_user_country", "end_user_hq").alias("_cc")).join(
+        found, on=["end_user_name", "_cc"], how="left", nulls_equal=True)
+    return out.with_columns(
+        pl.coalesce("party_listed", "_listed").alias("party_listed"),
+        pl.when(pl.col("_fn").is_not_null()).then(pl.concat_list("party_footnotes", "_fn").list.unique().list.sort())
+        .otherwise(pl.col("party_footnotes")).alias("party_footnotes"),
+    ).drop("_cc", "_listed", "_fn")
 
 
 def _resolve_items(df: pl.DataFrame) -> pl.DataFrame:
@@ -351,7 +381,8 @@ def row_transaction(row: dict[str, Any]) -> Any:
         item=text("item"), eccn=text("eccn") if not text("item") else None, datacenter=flag("datacenter"),
         tpp=num("tpp"), dram_bw=num("dram_bw"), mbd=num("mbd"),
         quantity=qty, destination=text("destination") or "", ships_from=text("ships_from") or "US", date=on,
-        end_user={"hq": text("end_user_hq"), "listed": flag("party_listed"),
+        end_user={"name": text("end_user_name"), "country": text("end_user_country"),
+                  "hq": text("end_user_hq"), "listed": flag("party_listed"),
                   "footnotes": [f.upper() for f in parts("party_footnotes")],
                   "owned_by_listed_pct": num("owned_by_listed_pct")},
         end_uses=[e.lower() for e in parts("end_uses")], origin=(text("origin") or "us").lower(),
