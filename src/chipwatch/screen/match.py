@@ -42,8 +42,13 @@ FUZZY_MIN_LEN = 5
 # Country disagreement (both known, different) multiplies the score by this.
 COUNTRY_MISMATCH = 0.92
 PREFIX_LEN = 4
-# A list name with no distinctive word hits only when every word agrees and the score is this high.
-NEAR_EXACT = 0.95
+# A list name with no distinctive word hits only when every word agrees and the score is this high
+# (less PLACE_SLACK for each place name the query adds).
+NEAR_EXACT = 0.9
+PLACE_SLACK = 0.1
+# Names whose distinctive words agree exactly score between these, by how well the rest agrees.
+SAME_DISTINCTIVE_BASE = 0.82
+SAME_DISTINCTIVE_TOP = 0.97
 # Tokens this long are looked up within two edits, shorter ones within one.
 LONG_TOKEN = 9
 MAX_CANDIDATES = 400
@@ -175,17 +180,22 @@ class ScreeningIndex:
         total = sum(self.weight(t, qforms.places) for t in q.tokens) + sum(self.weight(u, rforms.places) for u in rtokens)
         dice = matched_w / total if total else 0.0
         if not r.distinctive and not distinctive_hit:
-            # A listed name made only of common words and places must match nearly word for word.
-            distinctive_hit = len(used) == len(rtokens) == len(q.tokens) and dice >= NEAR_EXACT
+            # A listed name made only of common words and places must match nearly word for word;
+            # the query may add only places ("Dongguan" before a listed trading company's name).
+            extra = [t for t in q.tokens if t not in notes and not any(n.startswith(f"{t}=") for n in notes)]
+            only_places = all(t in qforms.places or t in PLACE_TOKENS for t in extra)
+            distinctive_hit = len(used) == len(rtokens) and only_places and dice >= NEAR_EXACT - PLACE_SLACK * len(extra)
         # Pinyin and brand names are often written as one word or several ("Changjiang Cunchu").
         qj, rj = "".join(q.tokens), r.joined
         if qj == rj and len(qj) >= FUZZY_MIN_LEN:
             return 1.0, [f"'{qj}' (same letters, spaces aside)"], True
         q_dist = "".join(t for t in q.tokens if _is_distinctive(t, qforms))
         r_dist = "".join(sorted(r.distinctive, key=rtokens.index))
-        if len(q_dist) >= 6 and q_dist == r_dist and dice < 0.9:
+        if len(q_dist) >= 6 and q_dist == r_dist and dice < SAME_DISTINCTIVE_TOP:
+            # Same distinctive words, different common words ("Inspur Software" for "Inspur Group"):
+            # a likely related party; the better the rest agrees, the higher it ranks.
             notes.append(f"distinctive part '{q_dist}' written alike")
-            return max(dice, 0.9), notes, True
+            return max(dice, SAME_DISTINCTIVE_BASE + (SAME_DISTINCTIVE_TOP - SAME_DISTINCTIVE_BASE) * dice), notes, True
         return dice, notes, distinctive_hit
 
     def screen(self, name: str, country: str | None = None, *, threshold: float = THRESHOLD, limit: int = 10) -> list[Hit]:

@@ -465,20 +465,90 @@ def _pinyin_words() -> dict[str, tuple[str, ...]]:
 _PINYIN_WORDS = _pinyin_words()
 
 
+def _known_pinyin_words() -> frozenset[str]:
+    """Every pinyin word of the lexicon, places and legal forms, written joined ("youxian", "shuguang")."""
+    out: set[str] = set()
+    for e in _ZH.values():
+        out.update(w for w in e.py if len(w) > 2)
+    out.update("".join(form) for form in _LATIN_PLACES)
+    # the words of the pinyin legal forms ("youxian", "gongsi", "zeren"), so they regroup and strip
+    out.update(w for form in (*_EN_ANYWHERE, *_EN_SUFFIX) for w in form if len(w) > 3 and all(
+        c.isalpha() for c in w) and _is_pinyin_word(w))
+    return frozenset(out)
+
+
+def _is_pinyin_word(word: str) -> bool:
+    """Whether `word` splits into pinyin syllables (greedy, longest first)."""
+    i = 0
+    while i < len(word):
+        for k in range(min(6, len(word) - i), 0, -1):
+            if word[i:i + k] in PINYIN_SYLLABLES:
+                i += k
+                break
+        else:
+            return False
+    return True
+
+
+_KNOWN_PINYIN = _known_pinyin_words()
+_MAX_WORD_SYLLABLES = 4
+
+
+def _segment_pinyin(tokens: list[str], places: set[str]) -> list[str] | None:
+    """Pinyin written one syllable at a time ("Shu Guang Xin Xi Chan Ye Gu Fen You Xian Gong Si")
+    regrouped into words: the longest run of syllables that spells a known word, and unknown
+    syllables joined with their unknown neighbours (a brand: "yi ke shu" → "yikeshu").
+    None when nothing was regrouped."""
+    out: list[str] = []
+    pending: list[str] = []  # unknown syllables waiting to be joined
+    i, n, changed = 0, len(tokens), False
+    while i < n:
+        t = tokens[i]
+        if not (t in PINYIN_SYLLABLES and t not in places):
+            if pending:
+                out.append("".join(pending))
+                changed |= len(pending) > 1
+                pending = []
+            out.append(t)
+            i += 1
+            continue
+        for k in range(min(_MAX_WORD_SYLLABLES, n - i), 1, -1):
+            run = tokens[i:i + k]
+            word = "".join(run)
+            if all(x in PINYIN_SYLLABLES for x in run) and word in _KNOWN_PINYIN:
+                if pending:
+                    out.append("".join(pending))
+                    changed |= len(pending) > 1
+                    pending = []
+                out.append(word)
+                i += k
+                changed = True
+                break
+        else:
+            pending.append(t)
+            i += 1
+    if pending:
+        out.append("".join(pending))
+        changed |= len(pending) > 1
+    return out if changed else None
+
+
 def _analyse_latin(text: str, script: str, steps: list[str], removed: list[str], places: set[str]) -> list[NameVariant]:
     tokens = _strip_latin(text.split(), steps, removed)
     tokens = _latin_places(tokens, steps, places)
     how = "transliterated" if script == "other" else "latin"
     variants = [NameVariant(tuple(tokens), how)]
-    joined = _joined_pinyin(tokens, places)
+    joined = _segment_pinyin(tokens, places) or _joined_pinyin(tokens, places)
     if joined:
-        steps.append(f"joined spaced pinyin: {' '.join(tokens)} → {' '.join(joined)}")
+        steps.append(f"regrouped spaced pinyin: {' '.join(tokens)} → {' '.join(joined)}")
+        joined = _strip_latin(joined, steps, removed)
         variants.append(NameVariant(tuple(joined), "joined"))
     # A Chinese name written in pinyin ("Changjiang Cunchu Keji"): also its dictionary words in English.
-    read = [t for t in tokens if t in _PINYIN_WORDS]
+    words = joined or tokens
+    read = [t for t in words if t in _PINYIN_WORDS]
     if read:
         steps.append("pinyin read as Chinese words: " + ", ".join(f"{t}→{' '.join(_PINYIN_WORDS[t])}" for t in read))
-        variants.append(NameVariant(tuple(x for t in tokens for x in _PINYIN_WORDS.get(t, (t,))), "translated from pinyin"))
+        variants.append(NameVariant(tuple(x for t in words for x in _PINYIN_WORDS.get(t, (t,))), "translated from pinyin"))
     return variants
 
 
