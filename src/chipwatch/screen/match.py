@@ -23,7 +23,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from chipwatch.screen.model import Feature, Hit, ListEntry, ListVersion, NameForms, NameVariant
@@ -65,6 +64,25 @@ class _Record:
     joined: str
     distinctive: frozenset[str]
     forms: NameForms
+    # filled once the index knows every token's weight (see ScreeningIndex._finish)
+    weights: tuple[float, ...] = ()
+    total: float = 0.0
+    position: dict[str, int] | None = None
+    is_distinct: tuple[bool, ...] = ()
+    dist_joined: str = ""
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A query variant with what scoring needs precomputed."""
+
+    variant: NameVariant
+    forms: NameForms
+    weights: tuple[float, ...]
+    total: float
+    is_distinct: tuple[bool, ...]
+    joined: str
+    dist_joined: str
 
 
 class ScreeningIndex:
@@ -102,6 +120,24 @@ class ScreeningIndex:
             if len(t) >= FUZZY_MIN_LEN:
                 for d in _deletions(t):
                     self.by_deletion[d].append(t)
+        self.records = [self._finish(r) for r in self.records]
+
+    def _finish(self, r: _Record) -> _Record:
+        toks = r.variant.tokens
+        weights = tuple(self.weight(t, r.forms.places) for t in toks)
+        distinct = tuple(_is_distinctive(t, r.forms) for t in toks)
+        position: dict[str, int] = {}
+        for j, t in enumerate(toks):
+            position.setdefault(t, j)
+        dist_joined = "".join(t for t, d in zip(toks, distinct, strict=True) if d)
+        return _Record(r.entry, r.label, r.variant, r.joined, r.distinctive, r.forms, weights, sum(weights), position,
+                       distinct, dist_joined)
+
+    def _query(self, v: NameVariant, forms: NameForms) -> _Query:
+        weights = tuple(self.weight(t, forms.places) for t in v.tokens)
+        distinct = tuple(_is_distinctive(t, forms) for t in v.tokens)
+        return _Query(v, forms, weights, sum(weights), distinct, "".join(v.tokens),
+                      "".join(t for t, d in zip(v.tokens, distinct, strict=True) if d))
 
     # -- weights --------------------------------------------------------------------------------
 
@@ -149,52 +185,48 @@ class ScreeningIndex:
                 break
         return cands
 
-    def _pair(self, q: NameVariant, qforms: NameForms, r: _Record) -> tuple[float, list[str], bool]:
+    def _pair(self, q: _Query, r: _Record) -> tuple[float, list[str], bool]:
         """Weighted Dice of query variant `q` against list record `r`; the matched-token notes;
         whether a distinctive token agreed."""
-        rforms = r.forms
+        # Pinyin and brand names are often written as one word or several ("Changjiang Cunchu").
+        if q.joined == r.joined and len(q.joined) >= FUZZY_MIN_LEN:
+            return 1.0, [f"'{q.joined}' (same letters, spaces aside)"], True
         rtokens = r.variant.tokens
-        used: set[int] = set()
+        position = r.position or {}
+        used = 0  # bit j set: list token j is taken
         matched_w = 0.0
         notes: list[str] = []
         distinctive_hit = False
-        for t in q.tokens:
-            best, best_j, how = 0.0, -1, ""
-            for j, u in enumerate(rtokens):
-                if j in used:
-                    continue
-                if t == u:
-                    best, best_j, how = 1.0, j, "exact"
-                    break
-                if len(t) >= FUZZY_MIN_LEN and len(u) >= FUZZY_MIN_LEN:
-                    sim = token_similarity(t, u)
-                    if sim * 100 >= TOKEN_SIMILARITY and sim > best:
-                        best, best_j, how = sim, j, f"spelling {sim:.2f}"
-            if best_j >= 0:
-                used.add(best_j)
-                w = (self.weight(t, qforms.places) + self.weight(rtokens[best_j], rforms.places)) / 2
-                matched_w += 2 * w * best
-                notes.append(f"{t}={rtokens[best_j]} ({how})" if how != "exact" else t)
-                if _is_distinctive(t, qforms) and _is_distinctive(rtokens[best_j], rforms):
-                    distinctive_hit = True
-        total = sum(self.weight(t, qforms.places) for t in q.tokens) + sum(self.weight(u, rforms.places) for u in rtokens)
+        unmatched: list[str] = []
+        for i, t in enumerate(q.variant.tokens):
+            j = position.get(t, -1)
+            sim = 1.0
+            if j < 0 or used >> j & 1:
+                j, sim = -1, 0.0
+                for cand, s in self._near_tokens(t):
+                    jj = position.get(cand, -1)
+                    if jj >= 0 and not used >> jj & 1 and s > sim:
+                        j, sim = jj, s
+            if j < 0:
+                unmatched.append(t)
+                continue
+            used |= 1 << j
+            matched_w += (q.weights[i] + r.weights[j]) * sim
+            notes.append(t if sim == 1.0 else f"{t}={rtokens[j]} (spelling {sim:.2f})")
+            if q.is_distinct[i] and r.is_distinct[j]:
+                distinctive_hit = True
+        total = q.total + r.total
         dice = matched_w / total if total else 0.0
         if not r.distinctive and not distinctive_hit:
             # A listed name made only of common words and places must match nearly word for word;
             # the query may add only places ("Dongguan" before a listed trading company's name).
-            extra = [t for t in q.tokens if t not in notes and not any(n.startswith(f"{t}=") for n in notes)]
-            only_places = all(t in qforms.places or t in PLACE_TOKENS for t in extra)
-            distinctive_hit = len(used) == len(rtokens) and only_places and dice >= NEAR_EXACT - PLACE_SLACK * len(extra)
-        # Pinyin and brand names are often written as one word or several ("Changjiang Cunchu").
-        qj, rj = "".join(q.tokens), r.joined
-        if qj == rj and len(qj) >= FUZZY_MIN_LEN:
-            return 1.0, [f"'{qj}' (same letters, spaces aside)"], True
-        q_dist = "".join(t for t in q.tokens if _is_distinctive(t, qforms))
-        r_dist = "".join(sorted(r.distinctive, key=rtokens.index))
-        if len(q_dist) >= 6 and q_dist == r_dist and dice < SAME_DISTINCTIVE_TOP:
+            only_places = all(t in q.forms.places or t in PLACE_TOKENS for t in unmatched)
+            distinctive_hit = (used.bit_count() == len(rtokens) and only_places
+                               and dice >= NEAR_EXACT - PLACE_SLACK * len(unmatched))
+        if len(q.dist_joined) >= 6 and q.dist_joined == r.dist_joined and dice < SAME_DISTINCTIVE_TOP:
             # Same distinctive words, different common words ("Inspur Software" for "Inspur Group"):
             # a likely related party; the better the rest agrees, the higher it ranks.
-            notes.append(f"distinctive part '{q_dist}' written alike")
+            notes.append(f"distinctive part '{q.dist_joined}' written alike")
             return max(dice, SAME_DISTINCTIVE_BASE + (SAME_DISTINCTIVE_TOP - SAME_DISTINCTIVE_BASE) * dice), notes, True
         return dice, notes, distinctive_hit
 
@@ -204,19 +236,21 @@ class ScreeningIndex:
         if not qforms.variants:
             return []
         best: dict[int, tuple[float, _Record, NameVariant, list[str]]] = {}
+        queries = [self._query(v, qforms) for v in qforms.variants]
         for rid in self._candidates(qforms):
             rec = self.records[rid]
-            for qv in qforms.variants:
-                score, notes, distinctive = self._pair(qv, qforms, rec)
+            for qv in queries:
+                score, notes, distinctive = self._pair(qv, rec)
                 if not distinctive:
                     continue
                 if score > best.get(rec.entry, (-1.0,))[0]:
-                    best[rec.entry] = (score, rec, qv, notes)
+                    best[rec.entry] = (score, rec, qv.variant, notes)
         hits = []
-        for ei, (score, rec, qv, notes) in best.items():
+        for ei, (score, rec, matched_variant, notes) in best.items():
             entry = self.entries[ei]
             feats = [Feature(name="name", value=round(score, 4),
-                             detail=f"tokens matched: {', '.join(notes)}; query as {qv.how}, list name as {rec.variant.how}")]
+                             detail=f"tokens matched: {', '.join(notes)}; query as {matched_variant.how}, "
+                                    f"list name as {rec.variant.how}")]
             final = score
             if country and entry.country:
                 agree = _COUNTRY_FAMILY.get(country, country) == _COUNTRY_FAMILY.get(entry.country, entry.country)
@@ -279,12 +313,16 @@ def _deletions(token: str) -> set[str]:
 
 @lru_cache(maxsize=500_000)
 def token_similarity(a: str, b: str) -> float:
-    """How alike two spellings are, 0-1: the better of the Indel ratio and one minus the
-    normalised Damerau (OSA) distance, so a swapped pair of letters counts as one slip."""
+    """How alike two spellings are, 0-1: one minus the Damerau (OSA) edit distance over the longer
+    length, where a swapped pair of letters is one slip. Words further apart than one slip (two
+    for long words) count as different words, since short pinyin words two letters apart are
+    usually different names (Xinglan, Xinlian)."""
     if a == b:
         return 1.0
-    osa = 1 - OSA.distance(a, b) / max(len(a), len(b))
-    return max(fuzz.ratio(a, b) / 100, osa)
+    d = OSA.distance(a, b)
+    if d > (2 if min(len(a), len(b)) >= LONG_TOKEN else 1):
+        return 0.0
+    return 1 - d / max(len(a), len(b))
 
 
 def _is_distinctive(token: str, forms: NameForms) -> bool:
