@@ -137,3 +137,24 @@ def test_order_book_rows_with_an_end_user_name_are_screened(tmp_path: Path):
                          "party_listed": [None, None, "no"]})
     out = determine_frame(book)
     assert out["reason_code"].to_list() == ["EL", "NLR", "NLR"]  # a stated "no" is not overridden
+
+
+def test_address_agreement_and_address_only_entries():
+    from chipwatch.screen.match import ScreeningIndex
+    from chipwatch.screen.model import ListEntry
+
+    entries = [
+        ListEntry(list_id="EL", entry_id="EL-1", name="Example Photonics Co., Ltd.", country="CN",
+                  addresses=("No. 8 Keji Road, Nanshan District, Shenzhen, China",), cite="90 FR 1"),
+        ListEntry(list_id="EL", entry_id="EL-2", name="Address 07", entity_type="address", country="CN",
+                  addresses=("Unit 9, 12/F Harbour Centre, 25 Harbour Road, Wan Chai, Hong Kong",), cite="90 FR 2"),
+    ]
+    index = ScreeningIndex(entries)
+    same = index.screen("Example Photonics", address="8 Keji Road, Nanshan, Shenzhen")
+    other = index.screen("Example Photonics", address="1 Main Street, Springfield")
+    assert same[0].score > other[0].score
+    assert any(f.name == "address" and "agrees" in f.detail for f in same[0].features)
+    assert any(f.name == "address" and "differs" in f.detail for f in other[0].features)
+    by_address = index.screen("Harbour Light Trading Limited", address="Unit 9, 12/F, Harbour Centre, 25 Harbour Rd, Wan Chai, HK")
+    assert [h.entry_id for h in by_address] == ["EL-2"] and "address-only" in by_address[0].explanation
+    assert index.screen("Harbour Light Trading Limited") == []

@@ -511,6 +511,7 @@ def _hit_row(h: Any) -> dict[str, Any]:
 def screen_cmd(
     name: Annotated[str, typer.Argument(help="The party's name, in any script (Latin, simplified or traditional Chinese).")],
     country: Annotated[str | None, typer.Option("--country", "-c", help="The party's country (ISO code).")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="The party's address: compared with listed addresses.")] = None,
     date_: DateOpt = "today",
     threshold: Annotated[float | None, typer.Option("--threshold", help="Report hits at or above this score.")] = None,
     json_: JsonOpt = False,
@@ -522,7 +523,7 @@ def screen_cmd(
     if not name.strip():
         raise InvalidInput("give a name to screen")
     cc = country_code(country) if country else None
-    result = screen(name, cc, parse_date(date_), threshold=THRESHOLD if threshold is None else threshold)
+    result = screen(name, cc, parse_date(date_), address=address, threshold=THRESHOLD if threshold is None else threshold)
     for w in result.warnings:
         sys.stderr.write(f"chipwatch: warning: {w}\n")
     if json_:

@@ -49,8 +49,8 @@ def current_index(lists: tuple[str, ...] | None = None) -> ScreeningIndex:
     return _index_for(state, lists)
 
 
-def screen(name: str, country: str | None = None, on: date | None = None, *, threshold: float = THRESHOLD,
-           lists: tuple[str, ...] | None = None, limit: int = 10) -> ScreeningResult:
+def screen(name: str, country: str | None = None, on: date | None = None, *, address: str | None = None,
+           threshold: float = THRESHOLD, lists: tuple[str, ...] | None = None, limit: int = 10) -> ScreeningResult:
     """Screen one name (any script) against the current lists."""
     from chipwatch.screen import store
 
@@ -58,6 +58,6 @@ def screen(name: str, country: str | None = None, on: date | None = None, *, thr
     index = current_index(lists)
     versions = list({v.version_id: v for v in index.versions.values()}.values())
     warnings = [w for v in versions if (w := store.stale(v, on))]
-    hits = index.screen(name, country, threshold=threshold, limit=limit)
+    hits = index.screen(name, country, address=address, threshold=threshold, limit=limit)
     return ScreeningResult(query=name, country=country, date=on, threshold=threshold, hits=hits,
                            list_versions=versions, warnings=warnings)

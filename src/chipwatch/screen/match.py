@@ -23,10 +23,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from chipwatch.screen.model import Feature, Hit, ListEntry, ListVersion, NameForms, NameVariant
-from chipwatch.screen.names import GENERIC_TOKENS, PLACE_TOKENS, analyse
+from chipwatch.screen.names import GENERIC_TOKENS, PLACE_TOKENS, analyse, normalise_latin
 
 # The score at or above which a candidate is reported as a hit. Chosen on the labelled benchmark
 # (benchmarks/screen.py) as the point with recall >= 0.98 at the best precision; see README.
@@ -38,6 +39,11 @@ PLACE_WEIGHT = 0.35
 TOKEN_SIMILARITY = 80
 # Tokens shorter than this only match exactly (short codes and initials are too easy to confuse).
 FUZZY_MIN_LEN = 5
+# An address given with the name agrees with a listed address at this token-set similarity (0-1),
+# which adds ADDRESS_BONUS to the score; an address-only entry is a hit at ADDRESS_HIT.
+ADDRESS_AGREE = 0.85
+ADDRESS_BONUS = 0.03
+ADDRESS_HIT = 0.9
 # Country disagreement (both known, different) multiplies the score by this.
 COUNTRY_MISMATCH = 0.92
 PREFIX_LEN = 4
@@ -230,11 +236,15 @@ class ScreeningIndex:
             return max(dice, SAME_DISTINCTIVE_BASE + (SAME_DISTINCTIVE_TOP - SAME_DISTINCTIVE_BASE) * dice), notes, True
         return dice, notes, distinctive_hit
 
-    def screen(self, name: str, country: str | None = None, *, threshold: float = THRESHOLD, limit: int = 10) -> list[Hit]:
-        """Hits for `name` (any script), best first: one per list entry, score >= threshold."""
+    def screen(self, name: str, country: str | None = None, *, address: str | None = None, threshold: float = THRESHOLD,
+               limit: int = 10) -> list[Hit]:
+        """Hits for `name` (any script), best first: one per list entry, score >= threshold. With an
+        `address`, hits report whether the entry's addresses agree, and the address is also checked
+        against the entries that list only an address ("Address 1 ..." on the Entity List)."""
         qforms = analyse(name)
+        address_hits = self._address_only_hits(name, address) if address else []
         if not qforms.variants:
-            return []
+            return address_hits[:limit]
         best: dict[int, tuple[float, _Record, NameVariant, list[str]]] = {}
         queries = [self._query(v, qforms) for v in qforms.variants]
         for rid in self._candidates(qforms):
@@ -258,13 +268,20 @@ class ScreeningIndex:
                                      detail=f"query {country}, entry {entry.country}: {'agree' if agree else 'differ'}"))
                 if not agree:
                     final *= COUNTRY_MISMATCH
+            if address and entry.addresses:
+                agree_score, listed = _best_address(address, entry.addresses)
+                agree = agree_score >= ADDRESS_AGREE
+                feats.append(Feature(name="address", value=round(agree_score, 4),
+                                     detail=f"address {'agrees' if agree else 'differs'} ({agree_score:.2f}) with '{listed}'"))
+                if agree:
+                    final = min(1.0, final + ADDRESS_BONUS)
             if final < threshold:
                 continue
             steps = "; ".join(qforms.steps)
             explanation = (f"'{name}' matches {entry.list_id} entry '{entry.name}'"
                            + (f" (via '{rec.label}')" if rec.label != entry.name else "")
                            + f" with score {final:.2f}: {feats[0].detail}"
-                           + (f"; {feats[1].detail}" if len(feats) > 1 else "")
+                           + "".join(f"; {f.detail}" for f in feats[1:])
                            + (f"; query analysis: {steps}" if steps else ""))
             version = self.versions.get(entry.list_id)
             hits.append(Hit(query=name, name=entry.name, matched_name=rec.label, list=entry.list_id, entry_id=entry.entry_id,
@@ -272,8 +289,28 @@ class ScreeningIndex:
                             license_requirement=entry.license_requirement, license_policy=entry.license_policy,
                             explanation=explanation, features=tuple(feats),
                             list_version=version.version_id if version else None))
+        hits.extend(address_hits)
         hits.sort(key=lambda h: (-h.score, h.list, h.entry_id))
         return hits[:limit]
+
+    def _address_only_hits(self, name: str, address: str) -> list[Hit]:
+        out = []
+        for entry in self.entries:
+            if entry.entity_type != "address" or not entry.addresses:
+                continue
+            score, listed = _best_address(address, entry.addresses)
+            if score < ADDRESS_HIT:
+                continue
+            version = self.versions.get(entry.list_id)
+            detail = f"address agrees ({score:.2f}) with the listed address '{listed}'"
+            out.append(Hit(query=name, name=entry.name, matched_name=listed, list=entry.list_id, entry_id=entry.entry_id,
+                           score=round(score, 4), cite=entry.cite, footnotes=entry.footnotes, country=entry.country,
+                           license_requirement=entry.license_requirement, license_policy=entry.license_policy,
+                           explanation=f"the address of '{name}' matches {entry.list_id} address-only entry "
+                                       f"'{entry.name}': {detail}",
+                           features=(Feature(name="address", value=round(score, 4), detail=detail),),
+                           list_version=version.version_id if version else None))
+        return out
 
     def screen_many(self, names: Iterable[tuple[str, str | None]], *, threshold: float = THRESHOLD,
                     limit: int = 5) -> list[list[Hit]]:
@@ -297,6 +334,17 @@ def _labels(entry: ListEntry) -> list[str]:
             if any(_is_distinctive(t, forms) and len(t) >= 3 for v in forms.variants for t in v.tokens) and inner not in out:
                 out.append(inner.strip())
     return out
+
+
+def _best_address(query: str, addresses: Sequence[str]) -> tuple[float, str]:
+    """The best token-set similarity (0-1) of `query` to any of `addresses`, and that address."""
+    q = normalise_latin(query)
+    best, where = 0.0, ""
+    for a in addresses:
+        sim = fuzz.token_set_ratio(q, normalise_latin(a)) / 100
+        if sim > best:
+            best, where = sim, a
+    return best, where
 
 
 def _deletions(token: str) -> set[str]:
