@@ -150,8 +150,8 @@ def test_address_agreement_and_address_only_entries():
                   addresses=("Unit 9, 12/F Harbour Centre, 25 Harbour Road, Wan Chai, Hong Kong",), cite="90 FR 2"),
     ]
     index = ScreeningIndex(entries)
-    same = index.screen("Example Photonics", address="8 Keji Road, Nanshan, Shenzhen")
-    other = index.screen("Example Photonics", address="1 Main Street, Springfield")
+    same = index.screen("Exampel Photonics", address="8 Keji Road, Nanshan, Shenzhen")  # a slip, so the name scores < 1
+    other = index.screen("Exampel Photonics", address="1 Main Street, Springfield")
     assert same[0].score > other[0].score
     assert any(f.name == "address" and "agrees" in f.detail for f in same[0].features)
     assert any(f.name == "address" and "differs" in f.detail for f in other[0].features)
