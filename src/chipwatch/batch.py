@@ -32,7 +32,7 @@ OPTIONAL: dict[str, pl.DataType] = {
     "item": pl.String(), "eccn": pl.String(), "datacenter": pl.String(), "ships_from": pl.String(),
     "end_user_hq": pl.String(), "exporter_hq": pl.String(), "end_uses": pl.String(), "origin": pl.String(),
     "party_listed": pl.String(), "party_footnotes": pl.String(), "owned_by_listed_pct": pl.Float64(),
-    "end_user_name": pl.String(), "end_user_country": pl.String(),
+    "end_user_name": pl.String(), "end_user_country": pl.String(), "party_meu": pl.String(),
     "us_content_pct": pl.Float64(), "commercially_available_us": pl.String(), "h200_certified": pl.String(),
     # figures of an item given only by its ECCN (catalog items bring their own)
     "tpp": pl.Float64(), "dram_bw": pl.Float64(), "mbd": pl.Float64(),
@@ -123,7 +123,7 @@ def prepare_orders(raw: pl.DataFrame, law: Law) -> pl.DataFrame:
         cols.append(value.alias(name))
         errors.append(err)
     errors.append(pl.when(pl.col("destination").is_null()).then(pl.lit("destination: missing")))
-    for name in ("datacenter", "party_listed", "commercially_available_us", "h200_certified"):
+    for name in ("datacenter", "party_listed", "party_meu", "commercially_available_us", "h200_certified"):
         value, err = _bool_col(name)
         cols.append(value.alias(name))
         errors.append(err)
@@ -164,25 +164,28 @@ def _screen_end_users(df: pl.DataFrame) -> pl.DataFrame:
                      & pl.col("party_listed").is_null() & pl.col("error").is_null())
     if need.height == 0:
         return df
-    from chipwatch.determine import ENTITY_LISTS
+    from chipwatch.determine import ENTITY_LISTS, MEU_LISTS
     from chipwatch.screen import current_index
 
     index = current_index()
     keys = need.select("end_user_name", pl.coalesce("end_user_country", "end_user_hq").alias("_cc")).unique()
     rows = []
     for name, cc in keys.iter_rows():
-        hits = [h for h in index.screen(name.strip(), cc) if h.list in ENTITY_LISTS]
-        rows.append({"end_user_name": name, "_cc": cc, "_listed": bool(hits),
+        all_hits = index.screen(name.strip(), cc)
+        hits = [h for h in all_hits if h.list in ENTITY_LISTS]
+        rows.append({"end_user_name": name, "_cc": cc, "_listed": bool(hits), "_meu": any(h.list in MEU_LISTS for h in all_hits),
                      "_fn": sorted({f for h in hits for f in h.footnotes})})
     found = pl.DataFrame(rows, schema={"end_user_name": pl.String, "_cc": pl.String, "_listed": pl.Boolean,
-                                       "_fn": pl.List(pl.String)})
+                                       "_meu": pl.Boolean, "_fn": pl.List(pl.String)})
     out = df.with_columns(pl.coalesce("end_user_country", "end_user_hq").alias("_cc")).join(
         found, on=["end_user_name", "_cc"], how="left", nulls_equal=True)
     return out.with_columns(
         pl.coalesce("party_listed", "_listed").alias("party_listed"),
+        pl.when(pl.col("party_listed").is_null()).then(pl.coalesce("party_meu", "_meu")).otherwise(pl.col("party_meu"))
+        .alias("party_meu"),
         pl.when(pl.col("_fn").is_not_null()).then(pl.concat_list("party_footnotes", "_fn").list.unique().list.sort())
         .otherwise(pl.col("party_footnotes")).alias("party_footnotes"),
-    ).drop("_cc", "_listed", "_fn")
+    ).drop("_cc", "_listed", "_meu", "_fn")
 
 
 def _resolve_items(df: pl.DataFrame) -> pl.DataFrame:
@@ -319,6 +322,8 @@ def determine_frame(raw: pl.DataFrame, *, law: Law | None = None, regime: str | 
         .when(pl.col("eccn") == "3A090.c").then(pl.lit("hbm")).otherwise(pl.lit("eccn")).alias("item_kind"),
         pl.col("vendor").replace_strict(vendors, default=None, return_dtype=pl.String).alias("developer_country"),
         (pl.col("ships_from") == "US").alias("from_us"),
+        # a party whose Entity List status is known was screened against the MEU list too (as in determine)
+        pl.coalesce("party_meu", pl.when(pl.col("party_listed").is_not_null()).then(pl.lit(False))).alias("party_meu"),
     ).with_columns((pl.col("tpp") * pl.col("quantity")).alias("total_tpp"))
     epochs = good.get_column("epoch_start").unique().sort().to_list()
     frames: list[pl.DataFrame] = []
@@ -382,7 +387,7 @@ def row_transaction(row: dict[str, Any]) -> Any:
         tpp=num("tpp"), dram_bw=num("dram_bw"), mbd=num("mbd"),
         quantity=qty, destination=text("destination") or "", ships_from=text("ships_from") or "US", date=on,
         end_user={"name": text("end_user_name"), "country": text("end_user_country"),
-                  "hq": text("end_user_hq"), "listed": flag("party_listed"),
+                  "hq": text("end_user_hq"), "listed": flag("party_listed"), "meu": flag("party_meu"),
                   "footnotes": [f.upper() for f in parts("party_footnotes")],
                   "owned_by_listed_pct": num("owned_by_listed_pct")},
         end_uses=[e.lower() for e in parts("end_uses")], origin=(text("origin") or "us").lower(),

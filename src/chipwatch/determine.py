@@ -62,6 +62,7 @@ class Party(BaseModel):
     country: str | None = None
     hq: str | None = None
     listed: bool | None = None
+    meu: bool | None = Field(default=None, description="on the Military End-User list (Supp. No. 7 to part 744)")
     footnotes: list[str] = Field(default_factory=list)
     owned_by_listed_pct: float | None = Field(default=None, ge=0, le=100)
 
@@ -350,6 +351,8 @@ def transaction_facts(txn: Transaction, it: ItemFacts) -> tuple[dict[str, Any], 
     """The facts and metrics the rules read, from the transaction and its classified item."""
     parties = txn.parties()
     listed: Tri = tri_any([p.listed for p in parties])
+    # A party whose Entity List status is known was screened, and so against the MEU list too.
+    meu: Tri = tri_any([p.meu if p.meu is not None else (False if p.listed is not None else None) for p in parties])
     footnotes = sorted({f for p in parties for f in p.footnotes})
     owned = [p.owned_by_listed_pct for p in parties]
     owned_max = None if any(o is None for o in owned) else max(o for o in owned if o is not None)
@@ -368,6 +371,7 @@ def transaction_facts(txn: Transaction, it: ItemFacts) -> tuple[dict[str, Any], 
         "end_uses": list(txn.end_uses),
         "origin": txn.origin,
         "party_listed": listed,
+        "party_meu": meu,
         "party_footnotes": footnotes,
         "commercially_available_us": txn.commercially_available_us,
         "h200_certified": txn.h200_certified,
@@ -485,6 +489,7 @@ def run_outcome(law: Law, on: date, env: Env) -> Outcome:
 # What to try for a missing fact: (label, value) pairs that lead the rules down each branch.
 _BRANCHES: dict[str, list[tuple[str, Any]]] = {
     "party_listed": [("a party is on the Entity List", True), ("no party is listed", False)],
+    "party_meu": [("a party is on the Military End-User list", True), ("no party is on it", False)],
     "owned_by_listed_pct": [("a party is wholly owned by listed parties", 100.0),
                             ("no party is owned by listed parties", 0.0)],
     "end_user_hq": [("end user headquartered in China (Macau/D:5)", "CN"), ("end user headquartered in the US", "US")],
@@ -602,6 +607,8 @@ def law_version_on(law: Law, on: date) -> RuleRef | None:
 _ROLES = ("end_user", "purchaser", "intermediate_consignee", "ultimate_consignee")
 # Lists whose hits make a party "listed" for the Entity List rules (the sample is typed from it).
 ENTITY_LISTS = ("EL", "SAMPLE-EL")
+# Lists whose hits make a party a military end user (15 CFR 744.21, Supp. No. 7 to part 744).
+MEU_LISTS = ("MEU", "SAMPLE-MEU")
 
 
 def screen_transaction_parties(txn: Transaction) -> tuple[Transaction, list[PartyScreening]]:
@@ -617,8 +624,10 @@ def screen_transaction_parties(txn: Transaction) -> tuple[Transaction, list[Part
             continue
         result = screen(party.name, party.country or party.hq, txn.date)
         el_hits = [h for h in result.hits if h.list in ENTITY_LISTS]
+        meu_hits = [h for h in result.hits if h.list in MEU_LISTS]
         footnotes = sorted({f for h in el_hits for f in h.footnotes} | set(party.footnotes))
-        update[role] = party.model_copy(update={"listed": bool(el_hits), "footnotes": footnotes})
+        update[role] = party.model_copy(update={"listed": bool(el_hits), "footnotes": footnotes,
+                                                "meu": party.meu if party.meu is not None else bool(meu_hits)})
         screened.append(PartyScreening(
             role=role, name=party.name, country=party.country or party.hq, listed=bool(el_hits), hits=result.hits,
             list_versions=[f"{v.source_format} v{v.version_id}" + (f" ({v.label})" if v.label else "") for v in result.list_versions],
