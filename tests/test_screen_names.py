@@ -401,3 +401,31 @@ def test_speed_chinese():
         analyse(name)
     elapsed = time.perf_counter() - t0
     assert elapsed < 1.0, f"2,000 Chinese names took {elapsed:.2f} s"
+
+
+def test_lexicon_brand_sources_agree_with_the_lists():
+    """A brand whose source names a US list must appear (English form or pinyin) on that list."""
+    import json
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "screening" / "nsfreg"
+    if not shared.is_dir():
+        pytest.skip(f"no list data at {shared}")
+    lex = yaml.safe_load((Path(__file__).resolve().parents[1] / "src/chipwatch/screen/data/lexicon.yaml").read_text(encoding="utf-8"))
+    files = {"Entity List": "bis_entity_list", "NS-CMIC": "ofac_nscmic", "1260H": "dow_1260h", "MEU": "bis_meu"}
+    texts = {}
+    for key, f in files.items():
+        d = json.loads((shared / f"{f}.json").read_text(encoding="utf-8"))
+        texts[key] = " | ".join((e["name"] + " " + " ".join(e.get("aliases") or [])).lower() for e in d["entities"])
+    missing = []
+    for zh, b in lex["brands"].items():
+        for key, text in texts.items():
+            if key not in b.get("src", ""):
+                continue
+            words = [en.lower() for en in b["en"]] + [str(b["py"]).replace(" ", "").lower()]
+            if not any(re.search(r"\b" + re.escape(w), text) or w in text.replace(" ", "") for w in words):
+                missing.append((zh, key))
+    assert not missing
