@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.exceptions import TyperException
 
@@ -315,9 +316,9 @@ def render_determination(d: Determination, full_trace: bool = False) -> None:
     for c in d.conditions:
         val = f": {_fmt(c.value)} {c.unit or ''}" if c.value is not None else ""
         share = f" (this shipment: {c.amount:.4%} of it)" if c.amount is not None else ""
-        out.print(f"Condition {c.code}{val}{share} — {c.title} [{c.cite}; {c.basis}]")
+        out.print(escape(f"Condition {c.code}{val}{share} — {c.title} [{c.cite}; {c.basis}]"))
     for w in d.warnings:
-        out.print(f"[yellow]Warning {w.code}[/yellow]: {w.title} [{w.cite}]")
+        out.print(f"[yellow]Warning {w.code}[/yellow]: " + escape(f"{w.title} [{w.cite}]"))
     for m in d.missing_facts:
         out.print(f"[yellow]Missing fact {m.fact}[/yellow]: {m.why}")
         for label, outcome in m.branches.items():
@@ -625,6 +626,50 @@ def affiliates_cmd(
             out.print(f"      {link}")
     if not answer.affiliates:
         out.print("  none")
+
+
+# --- compute ledger -------------------------------------------------------------------------
+
+
+@app.command("ledger")
+def ledger_cmd(
+    shipments: Annotated[str, typer.Argument(help="Shipments: date, chip, quantity, exporter, destination, consignee "
+                                                  "[, value_usd, licence_id, end_user_hq] (.csv or .parquet).")],
+    licences: Annotated[str | None, typer.Option("--licences", help="Licences: licence_id, quantity, valid_from, valid_until.")] = None,
+    regime: RegimeOpt = "historical",
+    as_written: Annotated[bool, typer.Option("--as-written", help="Set aside policy announced but not codified.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Holdings per country and consignee (TPP, H100-equivalents, FLOP/s), caps and quotas exceeded, revenue shares due."""
+    from chipwatch.batch import read_orders
+    from chipwatch.ledger import ledger, read_licences
+
+    report = ledger(read_orders(shipments), law=_law(regime), include_announced=not as_written,
+                    licences=read_licences(licences) if licences else None)
+    if json_:
+        _print_json(report.model_dump(mode="json"))
+        return
+    written = ", as written" if not report.include_announced else ""
+    out.print(f"Ledger of {report.shipments} shipments (regime {report.regime}{written})")
+    table = Table("destination", "chips", "TPP", "H100e", "FP16 FLOP/s", "FP8 FLOP/s", "licensed", title="Holdings by country")
+    for r in report.by_country:
+        table.add_row(r["destination"], f"{r['chips']:,}", _fmt(r["tpp"]), _fmt(r["h100e"]), f"{r['fp16_flops'] or 0:.3g}",
+                      f"{r['fp8_flops'] or 0:.3g}", str(r["licensed_shipments"]))
+    out.print(table)
+    if report.exceeded:
+        out.print("[bold red]Caps and quotas exceeded[/bold red]")
+        for e in report.exceeded:
+            out.print(escape(f"  {e.date} row {e.row}: {e.cap} — {e.subject}: {e.reached:,.0f} {e.unit} > {e.limit:,.0f} "
+                             f"[{e.cite}]"))
+    else:
+        out.print("No cap or quota exceeded.")
+    for v in report.revenue_due:
+        out.print(f"  due: row {v['row']} {v['condition']} {v['rate_pct']} % of ${v['value_usd']:,.0f} "
+                  f"= ${v['due_usd']:,.0f} ({v['basis']})")
+    for r in report.bad_rows[:ERRORS_SHOWN]:
+        out.print(f"  [red]row {r['row']}[/red]: {r['error']}")
+    for n in report.notes:
+        out.print(f"[dim]{n}[/dim]")
 
 
 def main(argv: list[str] | None = None) -> int:
