@@ -31,6 +31,9 @@ RegimeOpt = Annotated[str, typer.Option("--regime", "-r",
                                         help=f"Built-in regime ({', '.join(BUILTIN_REGIMES)}) or a regime YAML file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 ERRORS_SHOWN = 12  # bad rows listed on the terminal; the output file has them all
+TORNADO_ROWS = 12  # parameters shown in a sensitivity table (the JSON has them all)
+UNCALIBRATED = ("not calibrated yet: the backtest against simulate/data/calibration.yaml is still to come, so read these "
+                "numbers as what the mechanisms do with the central parameters, not as forecasts")
 
 
 def parse_date(text: str) -> date:
@@ -670,6 +673,66 @@ def ledger_cmd(
         out.print(f"  [red]row {r['row']}[/red]: {r['error']}")
     for n in report.notes:
         out.print(f"[dim]{n}[/dim]")
+
+
+# --- simulator ------------------------------------------------------------------------------
+
+
+@app.command("simulate")
+def simulate_cmd(
+    policy: Annotated[list[str] | None, typer.Option("--policy", "-p", help="A law regime (built-in name or file); repeat.")] = None,
+    paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    no_counter_controls: Annotated[bool, typer.Option("--no-counter-controls", help="Leave China's counter-controls out.")] = False,
+    plot: Annotated[str | None, typer.Option("--plot", help="Write a chart: out.png or out.html.")] = None,
+    tornado_output: Annotated[str | None, typer.Option("--tornado", help="One-at-a-time sensitivity of this output in 2030.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Project compute stocks, China's substitution, revenue and leverage under policies, with bands."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from chipwatch.simulate import OUTPUTS, bands, run, tornado
+    from chipwatch.simulate.charts import plot as draw_chart
+    from chipwatch.simulate.model import sample
+
+    if paths < 1:
+        raise InvalidInput("--paths must be at least 1")
+    policies = policy or ["historical", "blockade", "targeted", "market-control", "diffusion-caps-kept"]
+    for p in policies:
+        _law(p)  # an unknown regime is a clear error before any work
+    draws = sample(paths, seed)
+    results = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), disable=json_) as bar:
+        for p in policies:
+            task = bar.add_task(p, total=None)
+
+            def step(done: int, total: int, task: Any = task) -> None:
+                bar.update(task, completed=done, total=total)
+
+            results[p] = run(p, paths, seed, draws=draws, counter_controls=not no_counter_controls, progress=step)
+    table_rows = [b for r in results.values() for b in bands(r)]
+    sens = tornado(policies[0], tornado_output, counter_controls=not no_counter_controls) if tornado_output else None
+    if plot:
+        draw_chart(results, plot)
+    if json_:
+        _print_json({"paths": paths, "seed": seed, "policies": policies, "calibrated": False, "note": UNCALIBRATED,
+                     "bands": [b.model_dump() for b in table_rows], "tornado": sens, "plot": plot})
+        return
+    out.print(f"[yellow]{UNCALIBRATED}[/yellow]")
+    for name in OUTPUTS:
+        t = Table("policy", "2027", "2030", "2035", title=f"{name}: median [10 %, 90 %]")
+        for p in policies:
+            cells = [f"{b.median:.3g} [{b.p10:.3g}, {b.p90:.3g}]" for b in table_rows if b.policy == p and b.output == name]
+            t.add_row(p, *cells)
+        out.print(t)
+    if sens:
+        t = Table("parameter", "low end", "high end", "central", title=f"sensitivity of {tornado_output} in 2030 ({policies[0]})")
+        for n, lo, hi, c in sens[:TORNADO_ROWS]:
+            t.add_row(n, f"{lo:.3g}", f"{hi:.3g}", f"{c:.3g}")
+        out.print(t)
+    if plot:
+        out.print(f"chart written to {plot}")
 
 
 def main(argv: list[str] | None = None) -> int:
