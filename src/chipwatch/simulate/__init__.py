@@ -40,7 +40,8 @@ def bands(result: Result, outputs: Sequence[str] = OUTPUTS, years: Sequence[int]
         for y in years:
             v = series[_year_end(result, y)]
             v = v[np.isfinite(v)]
-            p10, med, p90 = (np.percentile(v, [10, 50, 90]) if v.size else (np.nan, np.nan, np.nan))
+            p10, p90 = np.percentile(v, [10, 90]) if v.size else (np.nan, np.nan)
+            med = np.median(v) if v.size else np.nan
             out.append(Band(policy=result.policy, output=name, year=y, p10=float(p10), median=float(med), p90=float(p90)))
     return out
 

@@ -21,7 +21,8 @@ def _band(result: Result, name: str) -> tuple[list[float], np.ndarray, np.ndarra
     series = result.output(name)
     series = np.where(np.isfinite(series), series, np.nan)
     x = [q.year + (q.month - 1) / 12 for q in result.quarters]
-    p10, med, p90 = np.nanpercentile(series, [10, 50, 90], axis=1)
+    p10, p90 = np.nanpercentile(series, [10, 90], axis=1)
+    med = np.nanmedian(series, axis=1)
     return x, p10, med, p90
 
 
