@@ -65,3 +65,19 @@ def test_simulate_cli_writes_charts(tmp_path: Path):
     bad = subprocess.run([sys.executable, "-m", "chipwatch", "simulate", "--policy", "no-such-regime"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
+
+
+def test_backtest_report_is_produced_with_held_out_figures_kept_apart():
+    from chipwatch.simulate.backtest import backtest, figures
+
+    report = backtest(200, seed=1)
+    compared = [f for f in report.figures if f.compared]
+    assert compared and all(f.prior_band and f.posterior_band for f in compared)
+    assert any(f.use == "held_out" for f in compared) and any(f.use == "fit" for f in compared)
+    assert 1 <= report.effective_paths <= 200
+    assert len(report.figures) == len(figures())
+    assert "held-out" in report.held_out_inside
+    p = subprocess.run([sys.executable, "-m", "chipwatch", "simulate", "--backtest", "--paths", "100", "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["figures"]

@@ -678,6 +678,27 @@ def ledger_cmd(
 # --- simulator ------------------------------------------------------------------------------
 
 
+def _backtest(paths: int, seed: int, json_: bool) -> None:
+    from chipwatch.simulate.backtest import backtest
+
+    report = backtest(paths, seed)
+    if json_:
+        _print_json(report.model_dump(mode="json"))
+        return
+    t = Table("figure", "use", "published", "model before fit", "model after fit", "inside", title="Backtest (historical)")
+    for f in report.figures:
+        if not f.compared:
+            continue
+        pub = f"{f.published:.3g}" + (f" [{f.low:.3g}-{f.high:.3g}]" if f.low is not None and f.high is not None else "") \
+            + (f" ({f.bound} bound)" if f.bound else "")
+        pr, po = f.prior_band or (0, 0, 0), f.posterior_band or (0, 0, 0)
+        t.add_row(f.id, f.use, pub, f"{pr[1]:.3g} [{pr[0]:.3g}, {pr[2]:.3g}]", f"{po[1]:.3g} [{po[0]:.3g}, {po[2]:.3g}]",
+                  "yes" if f.inside_after else "no")
+    out.print(t)
+    out.print(f"{report.held_out_inside}; effective paths after weighting {report.effective_paths:g} of {report.paths}")
+    out.print(f"not compared yet (the model has no such measure): {', '.join(report.not_compared)}")
+
+
 @app.command("simulate")
 def simulate_cmd(
     policy: Annotated[list[str] | None, typer.Option("--policy", "-p", help="A law regime (built-in name or file); repeat.")] = None,
@@ -686,9 +707,13 @@ def simulate_cmd(
     no_counter_controls: Annotated[bool, typer.Option("--no-counter-controls", help="Leave China's counter-controls out.")] = False,
     plot: Annotated[str | None, typer.Option("--plot", help="Write a chart: out.png or out.html.")] = None,
     tornado_output: Annotated[str | None, typer.Option("--tornado", help="One-at-a-time sensitivity of this output in 2030.")] = None,
+    backtest_: Annotated[bool, typer.Option("--backtest", help="Compare the historical scenario with published figures.")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Project compute stocks, China's substitution, revenue and leverage under policies, with bands."""
+    if backtest_:
+        _backtest(paths, seed, json_)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from chipwatch.simulate import OUTPUTS, bands, run, tornado
