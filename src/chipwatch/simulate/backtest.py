@@ -92,6 +92,21 @@ def measure(result: Result, fig: dict[str, Any]) -> np.ndarray | None:
         return np.divide(result.china_leaked[idx].sum(axis=0), added, out=np.zeros_like(added), where=added > 0)
     if name == "vendor_revenue_usd" and region == "CN":
         return result.vendor_revenue_china[idx].sum(axis=0)
+    if name == "vendor_revenue_usd" and region == "WORLD":
+        return result.vendor_revenue_world[idx].sum(axis=0)
+    if name == "compute_share" and ri is not None:
+        return result.installed[last, :, ri] / world_installed
+    # Smuggled chips are H100-class or better: one unit counted as one H100e (an approximation).
+    if name == "leaked_units" and region == "CN":
+        return result.china_leaked[idx].sum(axis=0)
+    if name == "shipments_units" and region == "CN" and fig.get("supplier") == "china_domestic":
+        return result.china_domestic_units[idx].sum(axis=0)
+    if name == "us_share_of_cn_market" and region == "CN":
+        added = (result.china_licensed[idx] + result.china_leaked[idx] + result.china_domestic[idx]).sum(axis=0)
+        us = (result.china_licensed[idx] + result.china_leaked[idx]).sum(axis=0)
+        return np.divide(us, added, out=np.zeros_like(added), where=added > 0)
+    if name == "price_usd" and region == "WORLD" and "H100" in str(fig.get("what", "")):
+        return result.price[idx].mean(axis=0)  # the model's price is per H100e: only an H100 price compares
     return None
 
 

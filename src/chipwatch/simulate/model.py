@@ -121,6 +121,9 @@ class Result:
     vendor_revenue_china: np.ndarray  # USD per quarter
     government_revenue: np.ndarray  # USD per quarter
     access: list[tuple[date, tuple[float, ...]]]  # the law's answer per quarter, per chip class
+    china_domestic_units: np.ndarray  # domestic accelerators made per quarter (units)
+    vendor_revenue_world: np.ndarray  # USD per quarter, all regions (US vendors and others)
+    price: np.ndarray  # USD per H100e, per quarter
 
     def output(self, name: str) -> np.ndarray:
         """A named output, (Q, P)."""
@@ -179,6 +182,9 @@ def run(policy: str, paths: int = 1000, seed: int = 0, *, central: bool = False,
     dom = np.zeros((n_q, paths))
     vendor = np.zeros((n_q, paths))
     gov = np.zeros((n_q, paths))
+    dom_units = np.zeros((n_q, paths))
+    world_rev = np.zeros((n_q, paths))
+    prices = np.zeros((n_q, paths))
     access_log: list[tuple[date, tuple[float, ...]]] = []
     lag = round(float(np.median(s["china_domestic.investment_lag_quarters"])))
     for t, q in enumerate(qs):
@@ -222,9 +228,13 @@ def run(policy: str, paths: int = 1000, seed: int = 0, *, central: bool = False,
         stock = m.depreciate(stock, s["installed_base.life_years"][:, None]) + added
         installed[t] = stock
         lic[t], leak[t], dom[t] = licensed, leaked, domestic
+        dom_units[t] = domestic / per_chip
+        others = demand[:, [i for i in range(n_r) if REGIONS[i] != "CN"]].sum(axis=1)
+        world_rev[t] = others * price + vendor[t]
+        prices[t] = price
         if progress:
             progress(t + 1, n_q)
-    return Result(policy, qs, installed, lic, leak, dom, vendor, gov, access_log)
+    return Result(policy, qs, installed, lic, leak, dom, vendor, gov, access_log, dom_units, world_rev, prices)
 
 
 def _year_fraction(d: date) -> float:
