@@ -276,8 +276,18 @@ def _epoch_answers(frame: pl.DataFrame, law: Law, on: date) -> pl.DataFrame:
         policy = str(law.value(rv.policy, on).value)
         review = (pl.when(live & when) if review is None else review.when(live & when)).then(pl.lit(policy))
         review_code = (pl.when(live & when) if review_code is None else review_code.when(live & when)).then(pl.lit(rv.code))
-    cond_parts: list[pl.Expr] = [pl.when(live & w).then(pl.lit(c.code)).when(live & w.is_null()).then(pl.lit(f"{c.code}?"))
-                  for c, w in compiled("condition")]
+    # The review is "decided" when a review rule holds and none before it is unknown (as in determine).
+    decided_code: Any = None
+    for rv, when in compiled("review"):
+        if not rv.policy or not law.in_force(rv.policy, on):
+            continue
+        decided_code = (pl.when(when.is_null()) if decided_code is None else decided_code.when(when.is_null())).then(
+            pl.lit(None, pl.String)).when(when).then(pl.lit(rv.code))
+    decided = decided_code.otherwise(pl.lit(None, pl.String)) if decided_code is not None else pl.lit(None, pl.String)
+    cond_parts: list[pl.Expr] = []
+    for c, w in compiled("condition"):
+        ok = decided.is_null() | decided.is_in(list(c.with_review)) if c.with_review else pl.lit(True)
+        cond_parts.append(pl.when(live & w & ok).then(pl.lit(c.code)).when(live & w.is_null() & ok).then(pl.lit(f"{c.code}?")))
     warn_parts: list[pl.Expr] = [pl.when(w).then(pl.lit(c.code)) for c, w in compiled("warning")]
 
     def joined_list(ps: Sequence[pl.Expr], sep: str) -> pl.Expr:

@@ -479,7 +479,9 @@ def run_outcome(law: Law, on: date, env: Env) -> Outcome:
                 break
             if rv.result is None:
                 unknown_before.append(rv)
-        conditions = [c for c in run_rules(law, on, "condition", env) if c.result is not False]
+        decided = review.rule.code if review is not None and not unknown_before else None
+        conditions = [c for c in run_rules(law, on, "condition", env) if c.result is not False
+                      and (not c.rule.with_review or decided is None or decided in c.rule.with_review)]
     warnings = [w for w in run_rules(law, on, "warning", env) if w.result is True]
     return Outcome(subject, required, jurisdiction, requirements, exceptions, review, unknown_before, conditions, warnings)
 

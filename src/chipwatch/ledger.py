@@ -128,9 +128,12 @@ def ledger(shipments: pl.DataFrame, *, law: Law | None = None, regime: str | Pat
     if missing:
         raise InvalidInput(f"shipments lack column(s): {', '.join(missing)} (need {', '.join(SHIPMENT_COLUMNS)})")
     extra = {c for c in shipments.columns if c in ("value_usd", "licence_id", "end_user_hq")}
+    # A shipment that happened was licensed if it needed to be: for the 2026 policy, that means the
+    # exporter made the certifications and the product was commercially available in the US.
     orders = shipments.select(
         pl.col("chip").alias("item"), pl.col("quantity").cast(pl.String), pl.col("destination").cast(pl.String),
-        pl.col("date").cast(pl.String), *([pl.col("end_user_hq").cast(pl.String)] if "end_user_hq" in extra else []))
+        pl.col("date").cast(pl.String), *([pl.col("end_user_hq").cast(pl.String)] if "end_user_hq" in extra else []),
+        pl.lit("yes").alias("commercially_available_us"), pl.lit("yes").alias("h200_certified"))
     answers = determine_frame(orders, law=law, include_announced=law.include_announced)
     table = shipments.with_row_index("row", offset=1).with_columns(
         pl.col("quantity").cast(pl.Int64, strict=False),

@@ -73,6 +73,7 @@ class _RuleIn(BaseModel):
     overcomes: list[str] = Field(default_factory=list)
     value: str | None = None
     conditions: list[str] = Field(default_factory=list)
+    with_review: list[str] = Field(default_factory=list)
     versions: dict[date, _ParagraphVersionIn] = Field(min_length=1)
 
 
@@ -180,6 +181,7 @@ def _load_files(law_dir: Path) -> _Loaded:
                     name=rname, kind=r.kind, code=r.code, title=r.title, order=r.order,
                     timeline=Timeline(rname, r.title, "predicate", entries), policy=r.policy,
                     overcomes=tuple(r.overcomes), value=r.value, conditions=tuple(r.conditions),
+                    with_review=tuple(r.with_review),
                 )
     _check_references(params, paragraphs, rules, drules)
     return params, paragraphs, rules, drules

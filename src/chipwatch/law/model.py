@@ -167,6 +167,9 @@ class RuleDef:
     overcomes: tuple[str, ...] = ()
     value: str | None = None
     conditions: tuple[str, ...] = ()
+    # A condition that belongs to a review policy (the 2026 H200 policy's cap) attaches only when
+    # that review rule decides the case; empty: whatever the review.
+    with_review: tuple[str, ...] = ()
 
 
 @dataclass
