@@ -118,22 +118,16 @@ def _compare(d: Determination, expect: dict[str, Any]) -> list[str]:
             ok = rp is not None and all(
                 (want[k].lower() in rp.policy.lower()) if k == "policy" else getattr(rp, k) == want[k] for k in want)
             check("review_policy", ok, got_rp, want)
-    if "exceptions" in expect:
-        got_e = {e.code: e for e in d.licence_exceptions}
-        check("exceptions", set(got_e) == _codes(expect["exceptions"], "code"), sorted(got_e), expect["exceptions"])
-        for want in (w for w in expect["exceptions"] if isinstance(w, dict)):
-            e = got_e.get(want["code"])
-            if e is not None:
+    for key, label, items in (("exceptions", "exception", d.licence_exceptions), ("conditions", "condition", d.conditions)):
+        if key not in expect:
+            continue
+        got = {x.code: x for x in items}
+        check(key, set(got) == _codes(expect[key], "code"), sorted(got), expect[key])
+        for want in (w for w in expect[key] if isinstance(w, dict)):
+            x = got.get(want["code"])
+            if x is not None:
                 for k, v in want.items():
-                    check(f"exception {want['code']}.{k}", getattr(e, k) == v, getattr(e, k), v)
-    if "conditions" in expect:
-        got_c = {c.code: c for c in d.conditions}
-        check("conditions", set(got_c) == _codes(expect["conditions"], "code"), sorted(got_c), expect["conditions"])
-        for want in (w for w in expect["conditions"] if isinstance(w, dict)):
-            c = got_c.get(want["code"])
-            if c is not None:
-                for k, v in want.items():
-                    check(f"condition {want['code']}.{k}", getattr(c, k) == v, getattr(c, k), v)
+                    check(f"{label} {want['code']}.{k}", getattr(x, k) == v, getattr(x, k), v)
     if "missing_facts" in expect:
         got_m = {m.fact: m for m in d.missing_facts}
         check("missing_facts", set(got_m) == _codes(expect["missing_facts"], "fact"), sorted(got_m), expect["missing_facts"])

@@ -270,17 +270,14 @@ def _epoch_answers(frame: pl.DataFrame, law: Law, on: date) -> pl.DataFrame:
                          .when(live & ok.is_null()).then(pl.lit(f"{ex.code}?")))
     review: Any = None
     review_code: Any = None
+    # The review is "decided" when a review rule holds and none before it is unknown (as in determine).
+    decided_code: Any = None
     for rv, when in compiled("review"):
         if not rv.policy or not law.in_force(rv.policy, on):
             continue  # a review rule with no policy in force cannot answer (as in determine.run_outcome)
         policy = str(law.value(rv.policy, on).value)
         review = (pl.when(live & when) if review is None else review.when(live & when)).then(pl.lit(policy))
         review_code = (pl.when(live & when) if review_code is None else review_code.when(live & when)).then(pl.lit(rv.code))
-    # The review is "decided" when a review rule holds and none before it is unknown (as in determine).
-    decided_code: Any = None
-    for rv, when in compiled("review"):
-        if not rv.policy or not law.in_force(rv.policy, on):
-            continue
         decided_code = (pl.when(when.is_null()) if decided_code is None else decided_code.when(when.is_null())).then(
             pl.lit(None, pl.String)).when(when).then(pl.lit(rv.code))
     decided = decided_code.otherwise(pl.lit(None, pl.String)) if decided_code is not None else pl.lit(None, pl.String)

@@ -306,14 +306,15 @@ def item_facts(txn: Transaction, law: Law) -> ItemFacts:
     step = Step(check="classify the item", result=c.label,
                 values={"eccn": found, "paragraph": c.paragraph, **{k: m.value for k, m in c.metrics.items()}},
                 cite=c.trace[-1].cite if c.trace else None, source=c.rule.source if c.rule else None)
+    chip: Chip | None = None
+    tpp = _tpp_of(c)
     if isinstance(item, Chip):
-        chip: Chip | None = item
+        chip = item
     elif isinstance(item, System):
-        # The 2026 review policy looks at the commodity's ICs: use the most capable part.
-        chip = max((p.chip for p in item.parts), key=lambda ch: _tpp_of(classify(ch, on, law=law)) or 0.0)
-    else:
-        chip = None
-    tpp = _tpp_of(c) if chip is None or isinstance(item, Chip) else _tpp_of(classify(chip, on, law=law))
+        # The 2026 review policy looks at the commodity's ICs: use the most capable part, whose
+        # classification the system's answer already holds.
+        part, part_c = max(zip(item.parts, c.parts, strict=True), key=lambda pc: _tpp_of(pc[1]) or 0.0)
+        chip, tpp = part.chip, _tpp_of(part_c)
     pd_m = c.metrics.get("pd")
     mbd_m = c.metrics.get("mbd")
     datacenter = txn.datacenter if txn.datacenter is not None else (chip.datacenter if chip else None)

@@ -229,32 +229,24 @@ def _check_references(params: dict[str, Timeline], paragraphs: dict[str, Paragra
 BUILTIN_REGIMES = {p.stem: p for p in sorted(REGIME_DIR.glob("*.yaml"))}
 
 
+def _add_overrides(reg: Any, path: Path, kind: str, overrides: dict[str, list[_OverrideIn]],
+                   timelines: dict[str, Timeline]) -> None:
+    """Put a regime's dated overrides on the named timelines (a parameter's `value`, or the `when`
+    of a paragraph or rule)."""
+    for name, entries in overrides.items():
+        if name not in timelines:
+            raise UnknownParameter(f"{path}: regime overrides unknown {kind} {name!r}")
+        for o in entries:
+            timelines[name].overrides.append(Entry(
+                effective=o.from_, until=o.until, value=o.value if kind == "parameter" else o.when, source=o.source,
+                cite=o.cite or f"regime {reg.regime}: {name}", hypothetical=reg.hypothetical))
+
+
 def _apply_regime(reg: Any, path: Path, params: dict[str, Timeline],
                   paragraphs: dict[str, ParagraphDef], drules: dict[str, RuleDef]) -> None:
-    for name, overrides in reg.parameters.items():
-        if name not in params:
-            raise UnknownParameter(f"{path}: regime overrides unknown parameter {name!r}")
-        tl = params[name]
-        for o in overrides:
-            tl.overrides.append(Entry(
-                effective=o.from_, until=o.until, value=o.value, source=o.source,
-                cite=o.cite or f"regime {reg.regime}: {name}", hypothetical=reg.hypothetical))
-    for name, overrides in reg.paragraphs.items():
-        if name not in paragraphs:
-            raise UnknownParameter(f"{path}: regime overrides unknown paragraph {name!r}")
-        tl = paragraphs[name].timeline
-        for o in overrides:
-            tl.overrides.append(Entry(
-                effective=o.from_, until=o.until, value=o.when, source=o.source,
-                cite=o.cite or f"regime {reg.regime}: {name}", hypothetical=reg.hypothetical))
-    for name, overrides in reg.rules.items():
-        if name not in drules:
-            raise UnknownParameter(f"{path}: regime overrides unknown rule {name!r}")
-        tl = drules[name].timeline
-        for o in overrides:
-            tl.overrides.append(Entry(
-                effective=o.from_, until=o.until, value=o.when, source=o.source,
-                cite=o.cite or f"regime {reg.regime}: {name}", hypothetical=reg.hypothetical))
+    _add_overrides(reg, path, "parameter", reg.parameters, params)
+    _add_overrides(reg, path, "paragraph", reg.paragraphs, {n: g.timeline for n, g in paragraphs.items()})
+    _add_overrides(reg, path, "rule", reg.rules, {n: r.timeline for n, r in drules.items()})
     overridable: list[ParagraphDef | RuleDef] = [*paragraphs.values(), *drules.values()]
     for g in overridable:
         for e in g.timeline.overrides:

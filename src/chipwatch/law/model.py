@@ -8,7 +8,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -172,6 +172,20 @@ class RuleDef:
     with_review: tuple[str, ...] = ()
 
 
+_Dated = TypeVar("_Dated", ParagraphDef, RuleDef)
+
+
+def _in_force(items: Iterable[_Dated], on: date, *, skip_announced: bool) -> list[tuple[_Dated, Entry]]:
+    """The items with an entry in force on `on`, with that entry, in their evaluation `order`."""
+    out = []
+    for item in items:
+        try:
+            out.append((item, item.timeline.entry_at(on, skip_announced=skip_announced)))
+        except NotInForce:
+            continue
+    return sorted(out, key=lambda pair: pair[0].order)
+
+
 @dataclass
 class Law:
     """The law under one regime: parameters, paragraphs and rule versions, all dated."""
@@ -197,16 +211,7 @@ class Law:
 
     def rules_in_force(self, on: date, kind: str) -> list[tuple[RuleDef, Entry]]:
         """Determination rules of `kind` in force on `on`, in evaluation order."""
-        out = []
-        for r in self.rules.values():
-            if r.kind != kind:
-                continue
-            try:
-                entry = r.timeline.entry_at(on, skip_announced=not self.include_announced)
-            except NotInForce:
-                continue
-            out.append((r, entry))
-        return sorted(out, key=lambda re_: re_[0].order)
+        return _in_force([r for r in self.rules.values() if r.kind == kind], on, skip_announced=not self.include_announced)
 
     def timeline(self, name: str) -> Timeline:
         try:
@@ -243,15 +248,7 @@ class Law:
 
     def paragraphs_in_force(self, on: date, item: str) -> list[tuple[ParagraphDef, Entry]]:
         """Paragraphs for `item` ("ic", "hbm", "system") in force on `on`, in evaluation order."""
-        out = []
-        for p in self.paragraphs.values():
-            if p.item != item:
-                continue
-            try:
-                out.append((p, p.timeline.entry_at(on)))
-            except NotInForce:
-                continue
-        return sorted(out, key=lambda pe: pe[0].order)
+        return _in_force([p for p in self.paragraphs.values() if p.item == item], on, skip_announced=False)
 
     def first_effective(self) -> date:
         """The first date any advanced-computing paragraph was in force."""
