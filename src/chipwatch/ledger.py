@@ -222,7 +222,9 @@ def _lpp_events(good: pl.DataFrame, law: Law) -> list[CapEvent]:
 def _h200_events(good: pl.DataFrame, law: Law) -> list[CapEvent]:
     """2026 policy: a product's cumulative shipments to China within a share of its shipments to the US."""
     name = "us_ear.ac.h200_volume_cap_pct"
-    df = good.filter(pl.col("date").map_elements(lambda d: law.in_force(name, d), return_dtype=pl.Boolean))
+    # The law is asked once per distinct shipment date, not once per row.
+    days = [d for d in good["date"].unique().to_list() if law.in_force(name, d)]
+    df = good.filter(pl.col("date").is_in(days))
     if df.height == 0:
         return []
     pv = law.value(name, df["date"].min())  # type: ignore[arg-type]
