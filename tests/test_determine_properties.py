@@ -379,3 +379,26 @@ def test_an_indeterminate_classification_is_not_a_definite_answer():
         if d.eccn is not None or "eccn" not in {m.fact for m in d.missing_facts}:
             wrong.append((name, d.eccn, d.licence_required, d.reason_code))
     assert wrong == []
+
+
+def test_rule_results_remembered_across_dates_give_the_same_answers():
+    """Rule results are shared by every question on the same law in the same period between two
+    changes of the law; the answers must be those of a law that remembers nothing."""
+    import dataclasses
+    import random
+    from datetime import timedelta
+
+    from chipwatch.determine import Transaction, determine
+    from chipwatch.law import load_law
+
+    shared = load_law()
+    rng = random.Random(3)
+    days = [date(2022, 10, 1) + timedelta(days=rng.randint(0, 1500)) for _ in range(60)]
+    chips = ["H100 SXM5 80GB", "H20", "A800 SXM4 80GB", "RTX 4090", "B200", "MI300X"]
+    for on in days:
+        if on < shared.first_effective():
+            continue
+        txn = Transaction(item=rng.choice(chips), destination=rng.choice(["CN", "AE", "DE", "MO", "IN", "VN"]),
+                          quantity=rng.randint(1, 900), date=on)
+        fresh = dataclasses.replace(shared)  # a new object: nothing remembered
+        assert determine(txn, law=shared).model_dump() == determine(txn, law=fresh).model_dump(), (txn.item, on)

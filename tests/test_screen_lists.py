@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -517,11 +516,8 @@ def test_cli_errors_are_one_line_with_exit_status_2(capsys, tmp_path):
 
 @needs_shared
 def test_full_nsfreg_entity_list_imports():
-    t0 = time.perf_counter()
     v = import_file(NSFREG / "bis_entity_list.json")
-    seconds = time.perf_counter() - t0
     assert v.entries == 3409 and v.list_ids == ("EL",) and v.snapshot == date(2026, 7, 9)
-    assert seconds < 20, f"import took {seconds:.1f} s"
     entries, current = current_entries(["EL"])
     assert len(entries) == 3409 and current["EL"] == v
     fn = collections.Counter(f for e in entries for f in e.footnotes)

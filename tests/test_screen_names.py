@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import string
-import time
-
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -362,45 +358,6 @@ def test_pinyin_in_data_matches_pypinyin():
 
 
 # -- speed ------------------------------------------------------------------------------------
-
-
-def _latin_names(n: int, seed: int) -> list[str]:
-    rnd = random.Random(seed)
-    words = ["huawei", "technologies", "shenzhen", "beijing", "semiconductor", "electronics", "institute", "research", "international",
-             "trading", "group", "holdings", "advanced", "zhongke", "information", "industry", "shanghai", "hong", "kong", "xin"]
-    out: set[str] = set()
-    while len(out) < n:
-        toks = [rnd.choice(words) for _ in range(rnd.randint(1, 5))]
-        toks.insert(rnd.randrange(len(toks) + 1), "".join(rnd.choice(string.ascii_lowercase) for _ in range(6)))
-        out.add(" ".join(toks).title() + rnd.choice(["", " Co., Ltd.", " Inc.", " LLC", " (Shenzhen) Co., Limited", " Société Anonyme"]))
-    return sorted(out)
-
-
-def test_speed_latin():
-    names = _latin_names(5000, 7)
-    analyse("warm up")
-    analyse.cache_clear()
-    t0 = time.perf_counter()
-    for name in names:
-        analyse(name)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 1.0, f"5,000 Latin names took {elapsed:.2f} s"
-
-
-def test_speed_chinese():
-    rnd = random.Random(11)
-    words = sorted(w for w, e in N._ZH.items() if e.kind in ("generic", "brand", "place"))
-    chars = "的一是了我不人在他有这个上们来到时大地为子中你说生年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好看起发"
-    names: set[str] = set()
-    while len(names) < 2000:
-        parts = [rnd.choice(words) if rnd.random() < 0.7 else rnd.choice(chars) + rnd.choice(chars) for _ in range(rnd.randint(2, 5))]
-        names.add("".join(parts) + rnd.choice(["有限公司", "股份有限公司", "有限责任公司", ""]))
-    analyse("中国科技")  # loads OpenCC and pypinyin
-    t0 = time.perf_counter()
-    for name in sorted(names):
-        analyse(name)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 1.0, f"2,000 Chinese names took {elapsed:.2f} s"
 
 
 def test_lexicon_brand_sources_agree_with_the_lists():

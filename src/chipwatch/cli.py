@@ -32,8 +32,9 @@ RegimeOpt = Annotated[str, typer.Option("--regime", "-r",
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 ERRORS_SHOWN = 12  # bad rows listed on the terminal; the output file has them all
 TORNADO_ROWS = 12  # parameters shown in a sensitivity table (the JSON has them all)
-UNCALIBRATED = ("not calibrated yet: the backtest against simulate/data/calibration.yaml is still to come, so read these "
-                "numbers as what the mechanisms do with the central parameters, not as forecasts")
+OUT_OF_SCOPE = "OUT-OF-SCOPE"  # the reason code of an item the jurisdiction's encoded rules do not cover
+UNCALIBRATED = ("not calibrated (--uncalibrated): parameters drawn from their prior ranges in simulate/data/parameters.yaml, "
+                "so read these numbers as what the mechanisms do over those ranges, not as forecasts")
 
 
 def parse_date(text: str) -> date:
@@ -303,10 +304,16 @@ def law_regimes() -> None:
 def render_determination(d: Determination, full_trace: bool = False) -> None:
     verdict = {True: "[bold red]LICENCE REQUIRED[/bold red]", False: "[bold green]NO LICENCE REQUIRED[/bold green]",
                None: "[bold yellow]UNDETERMINED: turns on missing facts[/bold yellow]"}[d.licence_required]
+    if d.reason_code == OUT_OF_SCOPE:
+        verdict = "[bold yellow]OUTSIDE WHAT CHIPWATCH ENCODES for this jurisdiction: no answer given[/bold yellow]"
     regime = f" (regime {d.regime}{', hypothetical' if d.hypothetical else ''}{', as written' if not d.include_announced else ''})"
     out.print(f"[bold]{d.item}[/bold] × {d.transaction.quantity} → {d.transaction.destination} on {d.date.isoformat()}{regime}")
-    out.print(f"{verdict}  [dim]{d.reason_code}[/dim]   item: {d.eccn or 'unclassified'}"
-              + (f"   subject to the EAR: {_fmt(d.subject_to_ear)}" if d.subject_to_ear is not True else ""))
+    if d.jurisdiction == "CN-ECL":
+        out.print(f"{verdict}  [dim]{d.reason_code}[/dim]   China's export controls; entry: {d.classification_paragraph or '—'}"
+                  + (f"   subject to CN-ECL: {_fmt(d.subject_to_ear)}" if d.subject_to_ear is not True else ""))
+    else:
+        out.print(f"{verdict}  [dim]{d.reason_code}[/dim]   item: {d.eccn or 'unclassified'}"
+                  + (f"   subject to the EAR: {_fmt(d.subject_to_ear)}" if d.subject_to_ear is not True else ""))
     for r in d.reasons:
         out.print(f"  • {r.title} — [cyan]{r.cite}[/cyan] ({r.source}{'; ' + r.basis if r.basis != 'regulation' else ''})")
     if d.review_policy:
@@ -375,6 +382,25 @@ def determine_cmd(
         "--available-in-us/--not-available-in-us", help="Commercially available in the US on 2026-01-15.")] = None,
     certified: Annotated[bool | None, typer.Option(
         "--certified/--not-certified", help="Exporter makes the 2026 review-policy certifications.")] = None,
+    jurisdiction: Annotated[str | None, typer.Option("--jurisdiction", "-j", help=(
+        "US-EAR, CN-ECL or all (both side by side). Default: picked from --from (CN → CN-ECL, plus US-EAR for a US item)."))] = None,
+    material: Annotated[str | None, typer.Option(
+        "--material", "-m", help="A material of China's controls: control-list entry, HS code or name (gallium, 氮化镓, 1C902.a).")] = None,
+    hs: Annotated[str | None, typer.Option("--hs", help="The material by HS code (e.g. 8112929010).")] = None,
+    re_content: Annotated[float | None, typer.Option(
+        "--re-content-pct", help="PRC-origin rare-earth content, % of the item's value (MOFCOM 2025 No. 61).")] = None,
+    re_value: Annotated[float | None, typer.Option(
+        "--re-value", help="Value of the PRC-origin rare-earth content (with --item-value).")] = None,
+    item_value: Annotated[float | None, typer.Option("--item-value", help="Value of the item (with --re-value).")] = None,
+    prc_origin: Annotated[bool | None, typer.Option("--prc-origin/--not-prc-origin", help="The item is of PRC origin.")] = None,
+    prc_tech: Annotated[bool | None, typer.Option(
+        "--prc-re-technology/--no-prc-re-technology", help="Made abroad with PRC rare-earth technology (No. 61).")] = None,
+    military: Annotated[bool | None, typer.Option("--military/--not-military", help="The end user is a military user.")] = None,
+    cn_listed: Annotated[bool | None, typer.Option(
+        "--cn-listed/--cn-not-listed", help="A party is / no party is on China's export control control list.")] = None,
+    cn_uel: Annotated[bool | None, typer.Option("--cn-uel/--not-cn-uel", help="A party is on China's Unreliable Entity List.")] = None,
+    logic_node: Annotated[float | None, typer.Option("--logic-node-nm", help="End use: logic chips of this node (nm).")] = None,
+    memory_layers: Annotated[int | None, typer.Option("--memory-layers", help="End use: memory chips of this many layers.")] = None,
     date_: DateOpt = "today",
     regime: RegimeOpt = "historical",
     as_written: Annotated[bool, typer.Option("--as-written", help=(
@@ -382,9 +408,14 @@ def determine_cmd(
     full_trace: Annotated[bool, typer.Option("--full-trace", help="List every rule checked, not only those that apply.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """May I ship this, to them, there, for that, on this date? Licence, reasons, exceptions, review policy, trace."""
+    """May I ship this, to them, there, for that, on this date? Licence, reasons, exceptions, review policy, trace.
+    Under the US EAR, China's export controls (--jurisdiction CN-ECL), or both (--jurisdiction all)."""
+    from chipwatch.jurisdictions import determine_in
+
     if not to:
         raise InvalidInput("give the destination with --to CC")
+    if material and hs:
+        raise InvalidInput("give the material once: --material or --hs")
     parsed_contains = None
     if contains:
         parsed_contains = {}
@@ -416,12 +447,43 @@ def determine_cmd(
                       quantity=qty, destination=to,
                       ships_from=ships_from, date=parse_date(date_), end_user=party, end_uses=end_use or [],
                       origin=origin, us_content_pct=us_content, exporter_hq=exporter_hq,
-                      commercially_available_us=available_us, h200_certified=certified)
-    d = determine(txn, law=_law(regime), include_announced=not as_written)
+                      commercially_available_us=available_us, h200_certified=certified,
+                      material=material or hs, prc_re_content_pct=re_content, prc_re_value=re_value, item_value=item_value,
+                      prc_origin=prc_origin, prc_re_technology=prc_tech, military_end_user=military, cn_listed=cn_listed,
+                      cn_uel=cn_uel, logic_node_nm=logic_node, memory_layers=memory_layers)
+    answers = determine_in(txn, jurisdiction, regime=regime, include_announced=not as_written)
+    as_list = len(answers) > 1 or (jurisdiction or "").strip().casefold() == "all"
     if json_:
-        _print_json(d.model_dump(mode="json"))
+        _print_json([d.model_dump(mode="json") for d in answers] if as_list else answers[0].model_dump(mode="json"))
+    elif len(answers) == 1:
+        render_determination(answers[0], full_trace)
     else:
-        render_determination(d, full_trace)
+        render_side_by_side(answers)
+        for d in answers:
+            out.rule(f"[bold]{d.jurisdiction}[/bold]")
+            render_determination(d, full_trace)
+
+
+def render_side_by_side(answers: list[Determination]) -> None:
+    """The answers of several jurisdictions for one shipment, one column each."""
+    def verdict(d: Determination) -> str:
+        if d.reason_code == OUT_OF_SCOPE:
+            return "outside what chipwatch encodes"
+        return {True: "licence required", False: "no licence required", None: "undetermined"}[d.licence_required]
+
+    t = Table("", *(d.jurisdiction for d in answers), title="One shipment, each jurisdiction", show_lines=True)
+    rows: list[tuple[str, Any]] = [
+        ("answer", verdict), ("reason code", lambda d: d.reason_code),
+        ("subject to the law", lambda d: _fmt(d.subject_to_ear)),
+        ("reasons", lambda d: "\n".join(f"{r.code}: {r.cite}" for r in d.reasons) or "—"),
+        ("review policy", lambda d: d.review_policy.policy if d.review_policy else "—"),
+        ("warnings", lambda d: "\n".join(w.code for w in d.warnings) or "—"),
+        ("missing facts", lambda d: ", ".join(m.fact for m in d.missing_facts) or "—"),
+        ("law as of", lambda d: f"{d.rule_version.id} ({d.rule_version.effective})" if d.rule_version else "—"),
+    ]
+    for label, get in rows:
+        t.add_row(label, *(escape(str(get(d))) for d in answers))
+    out.print(t)
 
 
 @app.command("determine-batch")
@@ -503,6 +565,9 @@ def _register_lists_app() -> None:
 
 
 _register_lists_app()
+from chipwatch.serve_cli import register as _register_desk_commands  # noqa: E402 - serve, keys, audit
+
+_register_desk_commands(app)
 
 
 def _hit_row(h: Any) -> dict[str, Any]:
@@ -681,6 +746,8 @@ def ledger_cmd(
 def _backtest(paths: int, seed: int, json_: bool) -> None:
     from chipwatch.simulate.backtest import backtest
 
+    if paths < 2:
+        raise InvalidInput("--paths must be at least 2 for the backtest")
     report = backtest(paths, seed)
     if json_:
         _print_json(report.model_dump(mode="json"))
@@ -695,8 +762,12 @@ def _backtest(paths: int, seed: int, json_: bool) -> None:
         t.add_row(f.id, f.use, pub, f"{pr[1]:.3g} [{pr[0]:.3g}, {pr[2]:.3g}]", f"{po[1]:.3g} [{po[0]:.3g}, {po[2]:.3g}]",
                   "yes" if f.inside_after else "no")
     out.print(t)
-    out.print(f"{report.held_out_inside}; effective paths after weighting {report.effective_paths:g} of {report.paths}")
-    out.print(f"not compared yet (the model has no such measure): {', '.join(report.not_compared)}")
+    out.print(f"{report.summary()}")
+    out.print(f"{report.method}: {report.steps} tempering steps, smallest step ESS {report.effective_paths:g} of {report.paths}, "
+              f"{report.distinct_paths} distinct paths, move acceptance {report.acceptance:.0%} (plain reweighting of the prior "
+              f"paths would keep an ESS of {report.prior_reweighting_ess:g})")
+    if report.not_compared:
+        out.print(f"not compared (the model has no such measure): {', '.join(report.not_compared)}")
 
 
 @app.command("simulate")
@@ -704,10 +775,14 @@ def simulate_cmd(
     policy: Annotated[list[str] | None, typer.Option("--policy", "-p", help="A law regime (built-in name or file); repeat.")] = None,
     paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.")] = 1000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    no_counter_controls: Annotated[bool, typer.Option("--no-counter-controls", help="Leave China's counter-controls out.")] = False,
+    no_counter_controls: Annotated[bool, typer.Option("--no-counter-controls", help=(
+        "Leave China's gallium/germanium controls out (China's law under the regime cn-no-counter-controls)."))] = False,
+    cn_regime: Annotated[str | None, typer.Option("--cn-regime", help=(
+        "China's law under this regime (name or file), e.g. cn-suspensions-extended."))] = None,
     plot: Annotated[str | None, typer.Option("--plot", help="Write a chart: out.png or out.html.")] = None,
     tornado_output: Annotated[str | None, typer.Option("--tornado", help="One-at-a-time sensitivity of this output in 2030.")] = None,
     backtest_: Annotated[bool, typer.Option("--backtest", help="Compare the historical scenario with published figures.")] = False,
+    uncalibrated: Annotated[bool, typer.Option("--uncalibrated", help="Draw parameters from their priors, skipping the fit.")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Project compute stocks, China's substitution, revenue and leverage under policies, with bands."""
@@ -725,7 +800,25 @@ def simulate_cmd(
     policies = policy or ["historical", "blockade", "targeted", "market-control", "diffusion-caps-kept"]
     for p in policies:
         _law(p)  # an unknown regime is a clear error before any work
-    draws = sample(paths, seed)
+    if no_counter_controls and cn_regime:
+        raise InvalidInput("give --no-counter-controls or --cn-regime, not both")
+    from chipwatch.simulate.policy import NO_COUNTER_CONTROLS
+
+    cc = NO_COUNTER_CONTROLS if no_counter_controls else (cn_regime or "historical")
+    load_law(cc, jurisdiction="CN-ECL")  # likewise for China's regime
+    calibration = None
+    if uncalibrated:
+        draws = sample(paths, seed)
+    else:
+        if paths < 2:
+            raise InvalidInput("--paths must be at least 2 to calibrate (or pass --uncalibrated)")
+        from chipwatch.simulate.backtest import calibrated
+
+        with Progress(TextColumn("calibrating on published figures"), BarColumn(), TimeElapsedColumn(),
+                      console=Console(stderr=True), disable=json_) as bar:
+            task = bar.add_task("fit", total=1.0)
+            draws, calibration = calibrated(paths, seed, progress=lambda beta: bar.update(task, completed=beta))
+    note = calibration.summary() if calibration else UNCALIBRATED
     results = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), disable=json_) as bar:
@@ -735,16 +828,17 @@ def simulate_cmd(
             def step(done: int, total: int, task: Any = task) -> None:
                 bar.update(task, completed=done, total=total)
 
-            results[p] = run(p, paths, seed, draws=draws, counter_controls=not no_counter_controls, progress=step)
+            results[p] = run(p, paths, seed, draws=draws, counter_controls=cc, progress=step)
     table_rows = [b for r in results.values() for b in bands(r)]
-    sens = tornado(policies[0], tornado_output, counter_controls=not no_counter_controls) if tornado_output else None
+    sens = tornado(policies[0], tornado_output, counter_controls=cc) if tornado_output else None
     if plot:
         draw_chart(results, plot)
     if json_:
-        _print_json({"paths": paths, "seed": seed, "policies": policies, "calibrated": False, "note": UNCALIBRATED,
+        _print_json({"paths": paths, "seed": seed, "policies": policies, "calibrated": calibration is not None,
+                     "validated": bool(calibration and calibration.validated), "note": note,
                      "bands": [b.model_dump() for b in table_rows], "tornado": sens, "plot": plot})
         return
-    out.print(f"[yellow]{UNCALIBRATED}[/yellow]")
+    out.print(f"[green]{note}[/green]" if calibration and calibration.validated else f"[yellow]{note}[/yellow]")
     for name in OUTPUTS:
         t = Table("policy", "2027", "2030", "2035", title=f"{name}: median [10 %, 90 %]")
         for p in policies:

@@ -18,7 +18,8 @@ The same rules compile to polars expressions for order books (`determine_frame`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import bisect
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -35,7 +36,7 @@ from chipwatch.errors import InvalidInput
 from chipwatch.law import Law, load_law
 from chipwatch.law.groups import country_code, load_country_groups
 from chipwatch.law.model import Entry, RuleDef
-from chipwatch.predicates import Env, Tri, evaluate, tri_any
+from chipwatch.predicates import Env, Tri, evaluate, frozen, subjects_of, tri_any
 
 END_USES = ("supercomputer", "advanced_node_ic", "sme_production", "military", "frontier_training", "datacenter_iaas")
 EndUse = Literal["supercomputer", "advanced_node_ic", "sme_production", "military", "frontier_training", "datacenter_iaas"]
@@ -91,8 +92,14 @@ class Transaction(BaseModel):
     """One export, reexport or transfer to be determined.
 
     The item is a catalog chip (`item`), a computer containing chips (`contains`: name → count),
-    model weights (`model_weights`), or an ECCN given directly (`eccn`, with `datacenter`, `tpp`
-    and `dram_bw` if known)."""
+    model weights (`model_weights`), an ECCN given directly (`eccn`, with `datacenter`, `tpp`
+    and `dram_bw` if known), or a material of China's export controls (`material`: control-list
+    entry, HS code or name, e.g. "1C902.a", "8112929010", "gallium", "氮化镓").
+
+    The CN-side facts (all optional, read only by the CN-ECL determination): `prc_origin`,
+    `prc_re_content_pct` (or `prc_re_value` and `item_value`, from which it is computed),
+    `prc_re_technology`, `military_end_user`, `cn_listed` (China's export control control list),
+    `cn_uel` (Unreliable Entity List), `logic_node_nm` and `memory_layers` (the end use)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -118,15 +125,34 @@ class Transaction(BaseModel):
     exporter_hq: str | None = None
     commercially_available_us: bool | None = None
     h200_certified: bool | None = None
+    # --- facts China's export controls read (chipwatch.cn_ecl); the US rules ignore them
+    material: str | None = None
+    prc_origin: bool | None = Field(default=None, description="the item is of PRC origin (re-exports from abroad)")
+    prc_re_content_pct: float | None = Field(default=None, ge=0, le=100,
+                                             description="PRC-origin rare-earth content, % of the item's value (No. 61)")
+    prc_re_value: float | None = Field(default=None, ge=0, description="value of the PRC-origin rare-earth content")
+    item_value: float | None = Field(default=None, gt=0, description="value of the item (same currency)")
+    prc_re_technology: bool | None = Field(default=None, description="made abroad with PRC rare-earth technology (No. 61)")
+    military_end_user: bool | None = Field(default=None, description="the end user is a military user")
+    cn_listed: bool | None = Field(default=None, description="a party is on China's export control control list")
+    cn_uel: bool | None = Field(default=None, description="a party is on China's Unreliable Entity List")
+    logic_node_nm: float | None = Field(default=None, gt=0, description="end use: logic chips of this node")
+    memory_layers: int | None = Field(default=None, ge=1, description="end use: memory chips of this many layers")
 
     _codes = field_validator("destination", "ships_from", "exporter_hq")(classmethod(lambda cls, v: _code_or_none(v)))
 
     @model_validator(mode="after")
     def _one_item(self) -> Transaction:
-        given = [k for k in ("item", "contains", "eccn", "model_weights") if getattr(self, k)]
+        given = [k for k in ("item", "contains", "eccn", "model_weights", "material") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("give exactly one of item, contains, eccn, model_weights"
+            raise ValueError("give exactly one of item, contains, eccn, model_weights, material"
                              + (f" (got {', '.join(given)})" if given else ""))
+        if (self.prc_re_value is None) != (self.item_value is None):
+            raise ValueError("give prc_re_value and item_value together (the PRC rare-earth share is their ratio)")
+        if self.prc_re_value is not None and self.item_value is not None and self.prc_re_value > self.item_value:
+            raise ValueError("prc_re_value cannot exceed item_value")
+        if self.prc_re_value is not None and self.prc_re_content_pct is not None:
+            raise ValueError("give prc_re_content_pct or prc_re_value/item_value, not both")
         if self.contains is not None and any(n < 1 for n in self.contains.values()):
             raise ValueError("each contained chip count must be at least 1")
         return self
@@ -230,7 +256,8 @@ class Determination(BaseModel):
     item: str
     eccn: str | None
     classification_paragraph: str | None = None
-    subject_to_ear: bool | None
+    subject_to_ear: bool | None = Field(description="whether the export falls under the jurisdiction's law: the EAR for "
+                                        "US-EAR, China's Export Control Law for CN-ECL (None: turns on missing facts)")
     licence_required: bool | None = Field(description="None: the answer turns on missing_facts")
     reason_code: str
     reasons: list[Reason]
@@ -245,6 +272,7 @@ class Determination(BaseModel):
     trace: list[Step]
     screening: list[PartyScreening] = Field(default_factory=list, description="the parties screened by name, with their hits")
     transaction: Transaction
+    jurisdiction: str = Field(default="US-EAR", description="US-EAR (15 CFR 730-774) or CN-ECL (China's export controls)")
 
 
 # --- facts --------------------------------------------------------------------------------------
@@ -278,6 +306,26 @@ def _tpp_of(c: Classification) -> float | None:
     return m.value if m else None
 
 
+CLASSIFIED_LIMIT = 10_000  # classifications kept per law
+
+
+def _classified(item: Chip | MemoryStack | System, on: date, law: Law) -> Classification:
+    """The item's classification, remembered per interval of constant classification law: within one
+    the answer differs only in its date, which the determination does not read from it."""
+    from chipwatch.classify import classification_change_dates
+
+    kept = law.__dict__.setdefault("_classified", {})
+    if "dates" not in kept:
+        kept["dates"] = classification_change_dates(law)
+    key = (item.name, bisect.bisect_right(kept["dates"], on))
+    hit = kept.get(key)
+    if hit is None or hit[0] is not item:
+        hit = (item, classify(item, on, law=law))
+        if len(kept) < CLASSIFIED_LIMIT:
+            kept[key] = hit
+    return hit[1]
+
+
 def item_facts(txn: Transaction, law: Law) -> ItemFacts:
     """Classify the transaction's item on its date and return the facts the rules read."""
     on = txn.date
@@ -300,7 +348,7 @@ def item_facts(txn: Transaction, law: Law) -> ItemFacts:
         parts = tuple(SystemPart(chip=cat.get(n), count=k) for n, k in txn.contains.items())
         item = System(name=" + ".join(f"{k}× {p.chip.name}" for p, k in zip(parts, txn.contains.values(), strict=True)),
                       parts=parts)
-    c = classify(item, on, law=law)
+    c = _classified(item, on, law)
     # An indeterminate classification (a figure missing) is unknown, not its likeliest paragraph.
     found: str | None = (c.eccn or "none") if c.determinate else None
     step = Step(check="classify the item", result=c.label,
@@ -397,12 +445,35 @@ class RuleResult:
     comparisons: list[Comparison]
 
 
-def run_rules(law: Law, on: date, kind: str, env: Env) -> list[RuleResult]:
+Memo = MutableMapping[Any, Any]
+
+
+def run_rules(law: Law, on: date, kind: str, env: Env, memo: Memo | None = None) -> list[RuleResult]:
+    """Evaluate the rules of `kind` in force on `on`. With `memo` (one per law and date), a rule
+    already evaluated on the same values of the metrics and facts it reads is not evaluated again:
+    the branches of missing facts re-run the rules with one fact changed, and most rules do not read it."""
+    if memo is None:
+        rules = law.rules_in_force(on, kind)
+    elif ("rules", kind) in memo:
+        rules = memo[("rules", kind)]
+    else:
+        rules = memo[("rules", kind)] = law.rules_in_force(on, kind)
     out = []
-    for rule, entry in law.rules_in_force(on, kind):
+    for rule, entry in rules:
         if entry.value is None:
             continue
-        result, comps = evaluate(entry.value, env, law, on)
+        subjects = subjects_of(entry.value) if memo is not None else None
+        if subjects is None or memo is None:
+            result, comps = evaluate(entry.value, env, law, on)
+        else:
+            values = memo.get(("values", id(env)))
+            if values is not None and values[0] is env:
+                key = (id(entry), tuple(values[1][s] for s in subjects))
+            else:
+                key = (id(entry), tuple(frozen((env.metrics if k == "metric" else env.facts).get(n)) for k, n in subjects))
+            if key not in memo:
+                memo[key] = (entry, evaluate(entry.value, env, law, on))
+            result, comps = memo[key][1]
         out.append(RuleResult(rule, entry, result, comps))
     return out
 
@@ -455,10 +526,98 @@ def reason_code(subject: Tri, required: Tri, true_codes: Sequence[str], unknown_
     return "+".join(parts) or "?"
 
 
-def run_outcome(law: Law, on: date, env: Env) -> Outcome:
-    jurisdiction = run_rules(law, on, "jurisdiction", env)
+class RuleMemo(dict[Any, Any]):
+    """What one question learns (the dict itself), read over what its period already knows (`kept`)."""
+
+    __slots__ = ("kept",)
+
+    def __init__(self, kept: dict[Any, Any]) -> None:
+        super().__init__()
+        self.kept = kept
+
+    def __missing__(self, key: Any) -> Any:
+        return self.kept[key]
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.kept
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return dict.get(self, key, self.kept.get(key, default))
+
+
+MEMO_LIMIT = 50_000  # rule results kept per law, all periods together: past it nothing more is added
+
+
+def rule_memo(law: Law, on: date) -> Memo:
+    """The rule results to use for a question on `law` dated `on`: those remembered for its period
+    (between two consecutive dates on which any parameter, rule or country group changes), under
+    what this question adds. Within a period every rule reads the same law values, so a rule
+    evaluated on the same metrics and facts gives the same result and trace; the branches of one
+    answer reuse what its main run found, and `remember` keeps it for later questions."""
+    from chipwatch.law.groups import load_country_groups
+
+    memos = law.__dict__.setdefault("_rule_memos", {"size": 0})
+    if "dates" not in memos:
+        memos["dates"] = sorted(set(law.change_dates()) | load_country_groups().change_dates())
+    period = bisect.bisect_right(memos["dates"], on)
+    return RuleMemo(memos.setdefault(period, {}))
+
+
+def remember(law: Law, memo: Memo) -> None:
+    """Keep what a question learned for later questions in its period, within MEMO_LIMIT (so a
+    long-running service holds a bounded, then settled, set of results)."""
+    if not isinstance(memo, RuleMemo):
+        return
+    memos = law.__dict__["_rule_memos"]
+    learned, kept = memo, memo.kept
+    if memos["size"] >= MEMO_LIMIT:
+        return
+    # Per-environment value tables are keyed by object identity: they must not outlive the question.
+    new = {k: v for k, v in learned.items() if k != "last_values" and not (isinstance(k, tuple) and k[0] == "values")}
+    kept.update(new)
+    memos["size"] += len(new)
+
+
+_KINDS = ("jurisdiction", "requirement", "exception", "review", "condition", "warning")
+
+
+def _outcome_key(law: Law, on: date, env: Env, memo: Memo) -> tuple[Any, ...] | None:
+    """The values of every metric and fact any rule in force reads: equal keys, equal outcomes.
+    None when a rule reads something else (a system's parts)."""
+    if "subjects" not in memo:
+        union: list[tuple[str, str]] | None = []
+        for kind in _KINDS:
+            for _, entry in law.rules_in_force(on, kind):
+                subjects = subjects_of(entry.value) if entry.value is not None else ()
+                if subjects is None or union is None:
+                    union = None
+                    break
+                union += [s for s in subjects if s not in union]
+        memo["subjects"] = None if union is None else tuple(union)
+    subjects = memo["subjects"]
+    if subjects is None or env.contains is not None:
+        return None
+    values = {s: frozen((env.metrics if s[0] == "metric" else env.facts).get(s[1])) for s in subjects}
+    # Kept for this env's rules (run_rules builds their keys from it); dropped with the next env.
+    memo.pop(memo.pop("last_values", None), None)
+    memo[("values", id(env))] = (env, values)
+    memo["last_values"] = ("values", id(env))
+    return ("outcome", *values.values())
+
+
+def run_outcome(law: Law, on: date, env: Env, memo: Memo | None = None) -> Outcome:
+    key = _outcome_key(law, on, env, memo) if memo is not None else None
+    if key is not None and memo is not None:
+        if key not in memo:
+            memo[key] = _run_outcome(law, on, env, memo)
+        return memo[key]
+    return _run_outcome(law, on, env, memo)
+
+
+def _run_outcome(law: Law, on: date, env: Env, memo: Memo | None = None) -> Outcome:
+    jurisdiction = run_rules(law, on, "jurisdiction", env, memo)
     subject = tri_any([r.result for r in jurisdiction])
-    requirements = run_rules(law, on, "requirement", env)
+    requirements = run_rules(law, on, "requirement", env, memo)
     any_req = tri_any([r.result for r in requirements])
     required: Tri = False if subject is False else (any_req if subject is True else (False if any_req is False else None))
     exceptions: list[tuple[RuleResult, Tri]] = []
@@ -466,13 +625,13 @@ def run_outcome(law: Law, on: date, env: Env) -> Outcome:
     unknown_before: list[RuleResult] = []
     conditions: list[RuleResult] = []
     if required is not False:
-        for ex in run_rules(law, on, "exception", env):
+        for ex in run_rules(law, on, "exception", env, memo):
             others = [r.result for r in requirements if r.rule.code not in ex.rule.overcomes]
             blocked = tri_any(others)  # a reason the exception cannot authorise
             ok: Tri = False if (ex.result is False or blocked is True) else (
                 True if ex.result is True and blocked is False else None)
             exceptions.append((ex, ok))
-        for rv in run_rules(law, on, "review", env):
+        for rv in run_rules(law, on, "review", env, memo):
             if not rv.rule.policy or not law.in_force(rv.rule.policy, on):
                 continue  # no policy wording in force for this rule on the date
             if rv.result is True:
@@ -481,9 +640,9 @@ def run_outcome(law: Law, on: date, env: Env) -> Outcome:
             if rv.result is None:
                 unknown_before.append(rv)
         decided = review.rule.code if review is not None and not unknown_before else None
-        conditions = [c for c in run_rules(law, on, "condition", env) if c.result is not False
+        conditions = [c for c in run_rules(law, on, "condition", env, memo) if c.result is not False
                       and (not c.rule.with_review or decided is None or decided in c.rule.with_review)]
-    warnings = [w for w in run_rules(law, on, "warning", env) if w.result is True]
+    warnings = [w for w in run_rules(law, on, "warning", env, memo) if w.result is True]
     return Outcome(subject, required, jurisdiction, requirements, exceptions, review, unknown_before, conditions, warnings)
 
 
@@ -519,43 +678,55 @@ _WHY = {
 }
 
 
-def _missing_subjects(outcome: Outcome, facts: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
+def missing_subjects(outcome: Outcome, facts: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
     """Facts and metrics the user did not give that some undecided rule compared, with the first
-    threshold a metric was compared against (to build its branches)."""
+    comparison made of each: name → (operator, threshold), the threshold kept for a metric only
+    (to build its branches)."""
     rules = [*outcome.jurisdiction, *outcome.requirements, *(e for e, _ in outcome.exceptions),
              *outcome.review_unknown_before, *outcome.conditions]
-    seen: dict[str, Any] = {}
+    seen: dict[str, tuple[str, Any]] = {}
     for r in rules:
         if r.result is not None:
             continue
         for c in r.comparisons:
             unknown = c.result is None and c.value is None and c.subject not in seen
             if unknown and (facts.get(c.subject, "absent") is None or metrics.get(c.subject, "absent") is None):
-                seen[c.subject] = c.threshold if c.subject in metrics and isinstance(c.threshold, (int, float)) else None
+                numeric = c.subject in metrics and isinstance(c.threshold, (int, float))
+                seen[c.subject] = (c.op, c.threshold if numeric else None)
     return seen
 
 
-def _branches(law: Law, on: date, facts: dict[str, Any], metrics: dict[str, float | None],
-              missing: dict[str, Any]) -> list[MissingFact]:
-    """For each missing fact, the outcome under each value it could take. A fact whose values all
-    lead to the same outcome does not matter here and is left out (e.g. ownership by listed
-    parties while the affiliates rule is suspended). A missing metric compared with a threshold
-    branches on either side of it."""
+# A metric compared with a line branches on a value that meets the comparison and one that does not.
+_SIDES: dict[str, tuple[tuple[str, float], tuple[str, float]]] = {
+    "≥": (("at or above", 1.0), ("below", 0.5)),
+    ">": (("above", 2.0), ("at or below", 1.0)),
+    "≤": (("at or below", 1.0), ("above", 2.0)),
+    "<": (("below", 0.5), ("at or above", 1.0)),
+}
+
+
+def branch_outcomes(law: Law, on: date, facts: dict[str, Any], metrics: dict[str, float | None],
+                    missing: Mapping[str, tuple[str, Any]], *, options: Mapping[str, list[tuple[str, Any]]],
+                    why: Mapping[str, str], summary: Callable[[Outcome], str], memo: Memo | None = None) -> list[MissingFact]:
+    """For each missing fact, the outcome (as `summary` words it) under each value it could take:
+    the values `options` lists for a fact, or either side of the line a metric was compared with.
+    A fact whose values all lead to the same outcome does not matter here and is left out (e.g.
+    ownership by listed parties while the affiliates rule is suspended)."""
     out = []
-    for name, threshold in missing.items():
-        options = _BRANCHES.get(name)
-        if options is None and threshold is not None:
-            options = [(f"{name} at or above {threshold:g}", float(threshold)), (f"{name} below {threshold:g}", threshold / 2)]
-        if not options:
+    for name, (op, threshold) in missing.items():
+        tried = options.get(name)
+        if tried is None and isinstance(threshold, (int, float)):
+            sides = _SIDES.get(op, _SIDES["≥"])
+            tried = [(f"{name} {words} {threshold:g}", float(threshold) * factor) for words, factor in sides]
+        if not tried:
             continue
         branches: dict[str, str | None] = {}
-        for label, value in options:
+        for label, value in tried:
             f2, m2 = dict(facts), dict(metrics)
             (m2 if name in metrics else f2)[name] = value
-            branches[label] = run_outcome(law, on, Env(metrics=m2, facts=f2)).summary(law, on)
-        if len(set(branches.values())) == 1:
-            continue
-        out.append(MissingFact(fact=name, why=_WHY.get(name, f"a rule compares {name} with a threshold"), branches=branches))
+            branches[label] = summary(run_outcome(law, on, Env(metrics=m2, facts=f2), memo))
+        if len(set(branches.values())) > 1:
+            out.append(MissingFact(fact=name, why=why.get(name, f"a rule compares {name} with a threshold"), branches=branches))
     return out
 
 
@@ -569,12 +740,12 @@ def _possible_eccns(it: ItemFacts) -> list[str]:
 
 
 def _eccn_branches(law: Law, on: date, facts: dict[str, Any], metrics: dict[str, float | None],
-                   it: ItemFacts) -> MissingFact:
+                   it: ItemFacts, memo: Memo | None = None) -> MissingFact:
     """The item could not be classified (a figure is missing): the outcome under each paragraph
     the classification says the item could fall under."""
     branches: dict[str, str | None] = {}
     for value in _possible_eccns(it):
-        outcome = run_outcome(law, on, Env(metrics=metrics, facts={**facts, "eccn": value}))
+        outcome = run_outcome(law, on, Env(metrics=metrics, facts={**facts, "eccn": value}), memo)
         label = "not an advanced-computing item" if value == "none" else f"classified {value}"
         branches[label] = outcome.summary(law, on)
     what = ", ".join(m.fact for m in it.classification.missing_facts) if it.classification else "the item's figures"
@@ -646,6 +817,8 @@ def determine(txn: Transaction, *, law: Law | None = None, regime: str | Path | 
     (`screen_parties=False` turns that off)."""
     law = (law or load_law(regime or "historical")).as_written(include_announced)
     on = txn.date
+    if txn.material is not None:
+        return material_outside_scope(txn, law)
     first = law.first_effective()
     if on < first:
         raise InvalidInput(f"no advanced-computing rule was in force on {on.isoformat()}: "
@@ -656,7 +829,8 @@ def determine(txn: Transaction, *, law: Law | None = None, regime: str | Path | 
     it = item_facts(txn, law)
     facts, metrics = transaction_facts(txn, it)
     env = Env(metrics=metrics, facts=facts)
-    o = run_outcome(law, on, env)
+    memo = rule_memo(law, on)
+    o = run_outcome(law, on, env, memo)
 
     trace: list[Step] = list(it.steps)
     for ps in screened:
@@ -713,20 +887,22 @@ def determine(txn: Transaction, *, law: Law | None = None, regime: str | Path | 
                                     cite=c.entry.cite, source=c.entry.source, basis=c.entry.basis, amount=amount))
     warnings = [Warning_(code=w.rule.code, title=w.rule.title, cite=w.entry.cite, source=w.entry.source,
                          basis=w.entry.basis) for w in o.warnings]
-    missing_facts = _branches(law, on, facts, metrics, _missing_subjects(o, facts, metrics))
+    missing_facts = branch_outcomes(law, on, facts, metrics, missing_subjects(o, facts, metrics), options=_BRANCHES,
+                                    why=_WHY, summary=lambda out: out.summary(law, on), memo=memo)
     if it.eccn is None:
-        eccn_fact = _eccn_branches(law, on, facts, metrics, it)
+        eccn_fact = _eccn_branches(law, on, facts, metrics, it, memo)
         # Keep only the facts that would still matter once the item is classified.
         still = set()
         for value in _possible_eccns(it):
             f2 = {**facts, "eccn": value}
-            still |= set(_missing_subjects(run_outcome(law, on, Env(metrics=metrics, facts=f2)), f2, metrics))
+            still |= set(missing_subjects(run_outcome(law, on, Env(metrics=metrics, facts=f2), memo), f2, metrics))
         missing_facts = [eccn_fact, *(m for m in missing_facts if m.fact in still)]
     if review is not None:
         relevant = {m.fact for m in missing_facts}
         review = review.model_copy(update={"depends_on": [f for f in review.depends_on if f in relevant]})
     uncertain = sorted({s.values["uncertain"] for s in trace if "uncertain" in s.values
                         and s.result in ("applies", "unknown: a fact is missing")})
+    remember(law, memo)
     return Determination(
         date=on, regime=law.regime, hypothetical=law.hypothetical, include_announced=law.include_announced,
         item=it.label, eccn=it.eccn, classification_paragraph=it.paragraph, subject_to_ear=o.subject,
@@ -735,4 +911,20 @@ def determine(txn: Transaction, *, law: Law | None = None, regime: str | Path | 
         licence_exceptions=exceptions, review_policy=review, conditions=conditions, warnings=warnings,
         missing_facts=missing_facts, rule_version=law_version_on(law, on), uncertain=uncertain,
         trace=trace, screening=screened, transaction=txn,
+    )
+
+
+def material_outside_scope(txn: Transaction, law: Law) -> Determination:
+    """A material (gallium, graphite, a rare-earth magnet ...) under the EAR: its ECCN is not one of
+    the advanced-computing entries chipwatch encodes, so chipwatch gives no US answer rather than a
+    guessed one."""
+    why = (f"material {txn.material!r} is not an advanced-computing item: its ECCN (a Category 1 entry or EAR99) and "
+           "any EAR licence requirement are outside the 3A090/4A090 scope chipwatch encodes")
+    step = Step(check="US-EAR scope: is the item an advanced-computing item (3A090, 4A090, 4E091)?", result="no: " + why,
+                values={"material": txn.material}, cite="15 CFR 774 Supp. 1 (Commerce Control List)")
+    return Determination(
+        date=txn.date, regime=law.regime, hypothetical=law.hypothetical, include_announced=law.include_announced,
+        item=f"material {txn.material}", eccn=None, subject_to_ear=None, licence_required=None,
+        reason_code="OUT-OF-SCOPE", reasons=[], licence_exceptions=[], review_policy=None, conditions=[], warnings=[],
+        missing_facts=[], rule_version=law_version_on(law, txn.date), uncertain=[why], trace=[step], transaction=txn,
     )

@@ -18,6 +18,7 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -51,6 +52,15 @@ def _op_of(pred: Mapping[str, Any]) -> tuple[str, Any]:
         if key in pred:
             return key, pred[key]
     raise LawDataError(f"predicate {dict(pred)} has no comparison (one of {', '.join(OPS)})")
+
+
+def absent_note(law: Law, pname: str, on: date) -> str:
+    """Why a parameter has no value on `on`, worded so it holds for the whole period between two
+    changes of the law (rule results are shared across the dates of such a period)."""
+    first = law.timeline(pname).first_effective
+    if on < first:
+        return f"{pname} is not yet in force: first in force from {first.isoformat()}"
+    return f"{pname} is not in force in this period: repealed, suspended or not set by the version in force"
 
 
 def tri_all(values: list[Tri]) -> Tri:
@@ -90,19 +100,19 @@ def evaluate(pred: Mapping[str, Any], env: Env, law: Law, on: date) -> tuple[Tri
         if not law.in_force(pname, on):
             # A route whose threshold is not in force on the date cannot be taken.
             return False, [Comparison(subject=name, value=value, op=OPS[op][0], param=pname, threshold=None,
-                                      result=False, note=f"{pname} is not in force on {on.isoformat()}")]
+                                      result=False, note=absent_note(law, pname, on))]
         pv = law.value(pname, on)
         result: Tri = None if value is None else OPS[op][1](value, pv.value)
         return result, [Comparison(subject=name, value=value, op=OPS[op][0], param=pname,
                                    threshold=pv.value, result=result, cite=pv.cite,
                                    effective=pv.effective)]
-    if "fact" in pred and any(k in pred for k in SET_OPS):
+    if "fact" in pred and not _SET_KEYS.isdisjoint(pred):
         return _evaluate_membership(pred, env, law, on)
     if "flag" in pred:
         pname = pred["flag"]
         if not law.in_force(pname, on):
             return False, [Comparison(subject=pname, value=None, op="is", threshold=True, result=False,
-                                      note=f"{pname} is not in force on {on.isoformat()}")]
+                                      note=absent_note(law, pname, on))]
         pv = law.value(pname, on)
         flag = bool(pv.value)
         return flag, [Comparison(subject=pname, value=pv.value, op="is", param=pname, threshold=True,
@@ -123,6 +133,58 @@ def evaluate(pred: Mapping[str, Any], env: Env, law: Law, on: date) -> tuple[Tri
 
 
 SET_OPS = ("in", "in_set", "in_list", "has")
+_SET_KEYS = frozenset(SET_OPS)
+
+
+Subject = tuple[str, str]  # ("metric" | "fact", name)
+_SUBJECTS: dict[int, tuple[object, tuple[Subject, ...] | None]] = {}
+
+
+def subjects_of(pred: Mapping[str, Any]) -> tuple[Subject, ...] | None:
+    """The metrics and facts a predicate reads, in a fixed order; None if it reads something else
+    (a system's parts through `contains`), so its result cannot be keyed on these values alone."""
+    hit = _SUBJECTS.get(id(pred))
+    if hit is not None and hit[0] is pred:
+        return hit[1]
+    found: list[Subject] = []
+
+    def walk(p: Mapping[str, Any]) -> bool:
+        if "all" in p or "any" in p:
+            return all(walk(sub) for sub in p["all" if "all" in p else "any"])
+        if "not" in p:
+            return walk(p["not"])
+        if "contains" in p:
+            return False
+        for kind in ("metric", "fact"):
+            if kind in p and (kind, p[kind]) not in found:
+                found.append((kind, p[kind]))
+        return True
+
+    out = tuple(found) if walk(pred) else None
+    _SUBJECTS[id(pred)] = (pred, out)  # the predicate is kept alive with its entry, so its id stays its own
+    return out
+
+
+_SCALARS = frozenset({type(None), str, float, int, bool})
+
+
+def frozen(value: Any) -> Any:
+    """A hashable stand-in for a fact value (lists and sets of codes, dicts of counts)."""
+    if type(value) in _SCALARS:
+        return value
+    if isinstance(value, list | tuple):
+        return tuple(frozen(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, frozen(v)) for k, v in value.items()))
+    return value
+
+
+@lru_cache(maxsize=1024)
+def _sorted_members(members: frozenset[str]) -> tuple[str, ...]:
+    """A country set in order, for the trace: sorted once per set, not at every comparison."""
+    return tuple(sorted(members))
 
 
 def resolve_set(law: Law, pname: str, on: date) -> tuple[frozenset[str], Any]:
@@ -149,7 +211,7 @@ def _evaluate_membership(pred: Mapping[str, Any], env: Env, law: Law, on: date) 
         pname = pred["in_list"]
         if not law.in_force(pname, on):
             return False, [Comparison(subject=name, value=value, op="∈", param=pname, threshold=None, result=False,
-                                      note=f"{pname} is not in force on {on.isoformat()}")]
+                                      note=absent_note(law, pname, on))]
         pv = law.value(pname, on)
         result = None if value is None else value in pv.value
         return result, [Comparison(subject=name, value=value, op="∈", param=pname, threshold=list(pv.value),
@@ -157,10 +219,10 @@ def _evaluate_membership(pred: Mapping[str, Any], env: Env, law: Law, on: date) 
     pname = pred["in_set"]
     if not law.in_force(pname, on):
         return False, [Comparison(subject=name, value=value, op="∈", param=pname, threshold=None, result=False,
-                                  note=f"{pname} is not in force on {on.isoformat()}")]
+                                  note=absent_note(law, pname, on))]
     members, pv = resolve_set(law, pname, on)
     result = None if value is None else value in members
-    return result, [Comparison(subject=name, value=value, op="∈", param=pname, threshold=sorted(members),
+    return result, [Comparison(subject=name, value=value, op="∈", param=pname, threshold=list(_sorted_members(members)),
                                result=result, cite=pv.cite, effective=pv.effective)]
 
 
@@ -199,7 +261,7 @@ def to_polars(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
         threshold = law.value(pname, on).value
         expr: pl.Expr = OPS[op][1](pl.col(pred["metric"]), pl.lit(threshold))
         return expr
-    if "fact" in pred and any(k in pred for k in SET_OPS):
+    if "fact" in pred and not _SET_KEYS.isdisjoint(pred):
         return _membership_expr(pred, law, on)
     if "flag" in pred:
         pname = pred["flag"]

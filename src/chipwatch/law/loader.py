@@ -14,12 +14,31 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chipwatch.errors import LawDataError, UnknownParameter
+from chipwatch.errors import InvalidInput, LawDataError, UnknownParameter
 from chipwatch.law.model import Entry, Law, ParagraphDef, RuleDef, RuleVersion, Timeline
 
 LAW_DIR = Path(__file__).parent
 REGIME_DIR = LAW_DIR / "regimes"
-JURISDICTION_DIRS = ("us_ear",)
+# Each jurisdiction's law lives in its own directory and is loaded into its own `Law`.
+JURISDICTION_DIRS = {"US-EAR": "us_ear", "CN-ECL": "cn_ecl"}
+JURISDICTIONS = tuple(JURISDICTION_DIRS)
+# Names of parameters, paragraphs and rules of a jurisdiction other than the US start with its
+# prefix; everything else belongs to US-EAR (its names predate the jurisdiction dimension).
+NAME_PREFIXES = {"CN-ECL": "cn_ecl."}
+
+
+def jurisdiction_of_name(name: str) -> str:
+    """The jurisdiction a parameter, paragraph or rule name belongs to."""
+    for jur, prefix in NAME_PREFIXES.items():
+        if name.startswith(prefix):
+            return jur
+    return "US-EAR"
+
+
+def check_jurisdiction(jurisdiction: str) -> str:
+    if jurisdiction not in JURISDICTION_DIRS:
+        raise InvalidInput(f"unknown jurisdiction {jurisdiction!r} (known: {', '.join(JURISDICTIONS)})")
+    return jurisdiction
 
 
 BASES = ("regulation", "letter", "guidance", "proclamation", "announcement")
@@ -133,16 +152,18 @@ def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
 _Loaded = tuple[dict[str, Timeline], dict[str, ParagraphDef], dict[str, RuleVersion], dict[str, RuleDef]]
 
 
-def _load_files(law_dir: Path) -> _Loaded:
+def _load_files(law_dir: Path, jurisdiction: str = "US-EAR") -> _Loaded:
     params: dict[str, Timeline] = {}
     paragraphs: dict[str, ParagraphDef] = {}
     rules: dict[str, RuleVersion] = {}
     drules: dict[str, RuleDef] = {}
-    for jdir in JURISDICTION_DIRS:
+    for jdir in (JURISDICTION_DIRS[jurisdiction],):
         for path in sorted((law_dir / jdir).glob("*.yaml")):
             data = _read_yaml(path)
             if isinstance(data, dict) and "rule_versions" in data:
                 rv = _validate(_RuleVersionsFileIn, data, path)
+                if rv.jurisdiction != jurisdiction:
+                    raise LawDataError(f"{path}: rule versions of {rv.jurisdiction} in the {jurisdiction} directory")
                 for rid, r in rv.rule_versions.items():
                     rules[rid] = _validate(RuleVersion, {"id": rid, **r}, path)
                 continue
@@ -230,10 +251,12 @@ BUILTIN_REGIMES = {p.stem: p for p in sorted(REGIME_DIR.glob("*.yaml"))}
 
 
 def _add_overrides(reg: Any, path: Path, kind: str, overrides: dict[str, list[_OverrideIn]],
-                   timelines: dict[str, Timeline]) -> None:
+                   timelines: dict[str, Timeline], jurisdiction: str = "US-EAR") -> None:
     """Put a regime's dated overrides on the named timelines (a parameter's `value`, or the `when`
-    of a paragraph or rule)."""
+    of a paragraph or rule). Overrides of another jurisdiction's law are left for that law."""
     for name, entries in overrides.items():
+        if jurisdiction_of_name(name) != jurisdiction:
+            continue
         if name not in timelines:
             raise UnknownParameter(f"{path}: regime overrides unknown {kind} {name!r}")
         for o in entries:
@@ -243,10 +266,10 @@ def _add_overrides(reg: Any, path: Path, kind: str, overrides: dict[str, list[_O
 
 
 def _apply_regime(reg: Any, path: Path, params: dict[str, Timeline],
-                  paragraphs: dict[str, ParagraphDef], drules: dict[str, RuleDef]) -> None:
-    _add_overrides(reg, path, "parameter", reg.parameters, params)
-    _add_overrides(reg, path, "paragraph", reg.paragraphs, {n: g.timeline for n, g in paragraphs.items()})
-    _add_overrides(reg, path, "rule", reg.rules, {n: r.timeline for n, r in drules.items()})
+                  paragraphs: dict[str, ParagraphDef], drules: dict[str, RuleDef], jurisdiction: str = "US-EAR") -> None:
+    _add_overrides(reg, path, "parameter", reg.parameters, params, jurisdiction)
+    _add_overrides(reg, path, "paragraph", reg.paragraphs, {n: g.timeline for n, g in paragraphs.items()}, jurisdiction)
+    _add_overrides(reg, path, "rule", reg.rules, {n: r.timeline for n, r in drules.items()}, jurisdiction)
     overridable: list[ParagraphDef | RuleDef] = [*paragraphs.values(), *drules.values()]
     for g in overridable:
         for e in g.timeline.overrides:
@@ -266,11 +289,11 @@ def _resolve_regime_path(regime: str | Path) -> Path:
 
 
 @lru_cache(maxsize=32)
-def _load_cached(regime_path: str, mtime: float) -> Law:
+def _load_cached(regime_path: str, mtime: float, jurisdiction: str = "US-EAR") -> Law:
     path = Path(regime_path)
     reg = _validate(_RegimeIn, _read_yaml(path), path)
-    params, paragraphs, rules, drules = _load_files(LAW_DIR)
-    _apply_regime(reg, path, params, paragraphs, drules)
+    params, paragraphs, rules, drules = _load_files(LAW_DIR, jurisdiction)
+    _apply_regime(reg, path, params, paragraphs, drules, jurisdiction)
     return Law(
         regime=reg.regime,
         regime_description=reg.description,
@@ -279,13 +302,27 @@ def _load_cached(regime_path: str, mtime: float) -> Law:
         paragraphs=paragraphs,
         rule_versions=rules,
         rules=drules,
+        jurisdiction=jurisdiction,
     )
 
 
-def load_law(regime: str | Path = "historical") -> Law:
-    """The law under `regime`: a built-in regime name or the path of a regime YAML file.
+def load_law(regime: str | Path = "historical", jurisdiction: str = "US-EAR") -> Law:
+    """The law of `jurisdiction` ("US-EAR" or "CN-ECL") under `regime`: a built-in regime name or
+    the path of a regime YAML file. A regime file may override the law of either jurisdiction;
+    each law takes the overrides of its own names.
 
-    Laws are cached per file and modification time, so repeated calls are cheap.
+    Laws are cached per file, modification time and jurisdiction, so repeated calls are cheap.
     """
+    check_jurisdiction(jurisdiction)
+    if isinstance(regime, str) and regime in BUILTIN_REGIMES:
+        return _load_builtin(regime, jurisdiction)
     path = _resolve_regime_path(regime).resolve()
-    return _load_cached(str(path), path.stat().st_mtime)
+    return _load_cached(str(path), path.stat().st_mtime, jurisdiction)
+
+
+@lru_cache(maxsize=64)
+def _load_builtin(name: str, jurisdiction: str) -> Law:
+    """A built-in regime: its file ships with the package and does not change while we run, so it is
+    looked up once (a service asks for the law on every request)."""
+    path = _resolve_regime_path(name).resolve()
+    return _load_cached(str(path), path.stat().st_mtime, jurisdiction)

@@ -199,12 +199,18 @@ class Law:
     rules: dict[str, RuleDef] = field(default_factory=dict)
     # False reads the law as written: announced-but-uncodified changes are set aside.
     include_announced: bool = True
+    # "US-EAR" (15 CFR 730-774) or "CN-ECL" (China's Export Control Law and MOFCOM/GAC announcements)
+    jurisdiction: str = "US-EAR"
 
     def as_written(self, include_announced: bool) -> Law:
         """This law with announced-but-uncodified policy included or set aside."""
         if include_announced == self.include_announced:
             return self
-        return dataclasses.replace(self, include_announced=include_announced)
+        # One variant object per law, so what is remembered about it (rule results) is kept too.
+        variants = self.__dict__.setdefault("_variants", {})
+        if include_announced not in variants:
+            variants[include_announced] = dataclasses.replace(self, include_announced=include_announced)
+        return variants[include_announced]
 
     def in_force(self, name: str, on: date) -> bool:
         return self.timeline(name).in_force(on, skip_announced=not self.include_announced)
@@ -225,7 +231,12 @@ class Law:
         """The value of parameter `name` in force on `on`, with its source and citation."""
         tl = self.timeline(name)
         entry = tl.entry_at(on, skip_announced=not self.include_announced)
-        return ParamValue(
+        # One answer object per entry: entries never change once loaded, and the rules ask often.
+        made = self.__dict__.setdefault("_value_cache", {})
+        hit = made.get((name, id(entry)))
+        if hit is not None and hit[0] is entry:
+            return hit[1]
+        pv = ParamValue(
             name=name,
             value=entry.value,
             unit=tl.unit,
@@ -237,6 +248,8 @@ class Law:
             hypothetical=entry.hypothetical,
             basis=entry.basis,
         )
+        made[(name, id(entry))] = (entry, pv)
+        return pv
 
     def paragraph(self, name: str) -> ParagraphDef:
         try:
@@ -251,7 +264,10 @@ class Law:
         return _in_force([p for p in self.paragraphs.values() if p.item == item], on, skip_announced=False)
 
     def first_effective(self) -> date:
-        """The first date any advanced-computing paragraph was in force."""
+        """The first date any advanced-computing paragraph was in force (for a law without
+        paragraphs, such as CN-ECL: its first rule version)."""
+        if not self.paragraphs:
+            return min(rv.effective for rv in self.rule_versions.values())
         return min(p.timeline.first_effective for p in self.paragraphs.values())
 
     def change_dates(self, names: Iterable[str] | None = None) -> list[date]:

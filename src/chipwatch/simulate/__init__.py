@@ -46,14 +46,14 @@ def bands(result: Result, outputs: Sequence[str] = OUTPUTS, years: Sequence[int]
     return out
 
 
-def compare(policies: Sequence[str], paths: int = 1000, seed: int = 0, counter_controls: bool = True) -> dict[str, Result]:
+def compare(policies: Sequence[str], paths: int = 1000, seed: int = 0, counter_controls: bool | str = True) -> dict[str, Result]:
     """Every policy on the same parameter draws (common random numbers), so differences come from
     the policies, not from the sampling."""
     draws = sample(paths, seed)
     return {p: run(p, paths, seed, draws=draws, counter_controls=counter_controls) for p in policies}
 
 
-def tornado(policy: str, output: str, year: int = 2030, counter_controls: bool = True) -> list[tuple[str, float, float, float]]:
+def tornado(policy: str, output: str, year: int = 2030, counter_controls: bool | str = True) -> list[tuple[str, float, float, float]]:
     """One-at-a-time sensitivity: the output at the central values, and with each parameter at its
     low and at its high end; sorted by the swing, largest first."""
     base_draws = sample(1, 0, central=True)

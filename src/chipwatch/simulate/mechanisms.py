@@ -78,9 +78,9 @@ def capacity_next(capacity: Array, base_growth: Array, diverted_share: Array, re
 
 
 def cost_pass_through(shipments: Array, price_shock: Array, pass_through: Array) -> Array:
-    """Shipments outside China when counter-controls raise input costs: a price rise of
-    `price_shock` on the controlled materials, passed through at `pass_through` to chip costs, with
-    unit elasticity of demand."""
+    """Accelerators made outside China when counter-controls raise input costs: a price rise of
+    `price_shock` on the controlled materials, passed through at `pass_through` to the cost of chips
+    and chip-making equipment, with unit elasticity of demand (spending holds, volume falls)."""
     return shipments / (1.0 + price_shock * pass_through)
 
 
@@ -97,8 +97,109 @@ def largest_training_run(installed_h100e: Array, flops_per_h100e: float, fractio
     return installed_h100e * flops_per_h100e * fraction * seconds * utilisation
 
 
+def run_days(years_since_2023: float, days_2023: Array, growth: Array, days_max: Array) -> Array:
+    """Length of the largest training runs: growing `growth` a year from `days_2023`, until runs stop
+    lengthening at `days_max` (longer runs lose to starting later on better chips)."""
+    return np.minimum(days_2023 * np.power(1.0 + growth, years_since_2023), days_max)
+
+
 def leverage(licensed: Array, leaked: Array, domestic: Array) -> Array:
     """The share of China's new compute that depends on flows the US can stop: licensed imports.
     Leaked chips and domestic chips are outside its reach; 0 when China adds nothing."""
     total = licensed + leaked + domestic
     return np.divide(licensed, total, out=np.zeros_like(total), where=total > 0)
+
+
+# --- world supply: growth that changes pace ---------------------------------------------------------
+
+
+def growth_factor(t: int, rate: Array, rate_after: Array, switch_t: int) -> Array:
+    """How much a quantity has grown from quarter 0 to quarter t when it grows at `rate` a year until
+    quarter `switch_t` and at `rate_after` a year from then on (both as quarterly compounding)."""
+    early = min(t, switch_t)
+    late = max(t - switch_t, 0)
+    return np.power(1.0 + quarterly(rate), early) * np.power(1.0 + quarterly(rate_after), late)
+
+
+def regional_shares(shares_2022: Array, tilts: Array, years: float) -> Array:
+    """Each region's share of world demand `years` after the start: the opening shares (P, R), each
+    grown by its own tilt a year relative to the world, renormalised to sum to one."""
+    grown = shares_2022 * np.power(1.0 + tilts, years)
+    return grown / grown.sum(axis=1, keepdims=True)
+
+
+def reallocate(unserved: Array, share: Array, others_shares: Array) -> Array:
+    """Supply made for China that China did not take (denied and not leaked, or priced out) and that
+    vendors sell to the other regions instead: `share` of it (1 = a supply-constrained market where
+    every chip finds a buyer, 0 = the chips are not made), split by the other regions' shares (P, R')."""
+    total = others_shares.sum(axis=1, keepdims=True)
+    return (unserved * share)[:, None] * np.divide(others_shares, total, out=np.zeros_like(others_shares), where=total > 0)
+
+
+# --- China's domestic supply ------------------------------------------------------------------------
+
+
+def yield_at(years_since_ref: float, yield_ref: Array, gain_per_year: Array, ceiling: Array) -> Array:
+    """Large-die yield `years_since_ref` years after the reference year: the reference yield plus a
+    linear gain a year, never above the ceiling and never below zero (a ceiling below the reference
+    yield holds the yield at the ceiling)."""
+    return np.clip(yield_ref + gain_per_year * years_since_ref, 0.0, ceiling)
+
+
+def good_dies(wafers: Array, dies_per_wafer: Array, yield_: Array) -> Array:
+    """Good compute dies from a quarter's AI wafers."""
+    return wafers * dies_per_wafer * yield_
+
+
+def die_bank_draw(bank: Array, quarters: Array, years_since_start: Array | float) -> Array:
+    """Dies drawn in one quarter from a bank of foreign-made dies: the bank spread evenly over
+    `quarters` quarters from its start (nothing before the start or once it is used up)."""
+    active = (years_since_start >= 0) & (years_since_start * 4 < quarters)
+    return np.where(active, bank / np.maximum(quarters, 1.0), 0.0)
+
+
+def stockpile_release(stockpile: Array, quarters: Array, years_since_start: Array | float) -> Array:
+    """What a firm releases in one quarter from a stockpile it cannot replenish and rations: the
+    stockpile spread evenly over `quarters` quarters from the start (nothing before or after)."""
+    return die_bank_draw(stockpile, quarters, years_since_start)
+
+
+def packages(dies: Array, hbm_stacks: Array, dies_per_package: Array, stacks_per_die: Array) -> Array:
+    """Accelerators that can be packaged from the dies and HBM stacks at hand: each needs
+    `dies_per_package` dies and `stacks_per_die` HBM stacks per die; the scarcer input binds. Pass
+    `np.inf` stacks when HBM does not bind (imports still allowed)."""
+    by_dies = dies / dies_per_package
+    by_hbm = hbm_stacks / (stacks_per_die * dies_per_package)
+    return np.minimum(by_dies, by_hbm)
+
+
+def hbm_supply(years_since_start: Array | float, stacks_per_quarter: Array, growth: Array) -> Array:
+    """Domestic HBM stacks made in a quarter: nothing before volume production starts, then
+    `stacks_per_quarter` growing at `growth` a year."""
+    since = np.asarray(years_since_start, dtype=float)
+    return np.where(since >= 0, stacks_per_quarter * np.power(1.0 + growth, np.maximum(since, 0.0)), 0.0)
+
+
+# --- China's counter-controls on gallium and germanium ----------------------------------------------
+
+
+def substitution_gap(years_since_control: float, china_share: Array, per_year: Array, lag_years: Array) -> Array:
+    """The part of China's supply that the rest of the world has not yet replaced, as a fraction of
+    it (1 = nothing replaced, 0 = fully replaced): after `lag_years`, new non-China production adds
+    `per_year` of world supply a year until it covers China's share."""
+    added = per_year * np.maximum(years_since_control - lag_years, 0.0)
+    return np.clip((china_share - added) / np.maximum(china_share, 1e-12), 0.0, 1.0)
+
+
+def material_price_rise(level: int, rise_licence: Array, rise_ban: Array, gap: Array) -> Array:
+    """Price rise outside China of a material China controls, by the control's level (0 none,
+    1 licensing, 2 ban): the rise observed under licensing, plus the further rise under a ban, both
+    shrinking in proportion to the supply gap still open."""
+    rise = (rise_licence if level >= 1 else 0.0) + (rise_ban if level >= 2 else 0.0)
+    return np.asarray(rise, dtype=float) * gap
+
+
+def weighted_material_rise(ga_rise: Array, ge_rise: Array, ga_weight: Array) -> Array:
+    """One price rise for the two materials: gallium's and germanium's rises weighted by gallium's
+    part of chip and equipment makers' exposure to them (the rest is germanium's)."""
+    return ga_weight * ga_rise + (1.0 - ga_weight) * ge_rise

@@ -1,0 +1,174 @@
+"""Load on loopback: single determinations over HTTP at a fixed rate, against the library's own call time.
+
+    .venv/bin/python benchmarks/api_load.py [--rate 500] [--duration 20] [--workers 2] [--connections 25]
+
+Starts `chipwatch serve` in a temporary home, drives POST /v1/determine with wrk (a Lua script
+sends on a fixed schedule of --rate requests a second, whatever the latency, and cycles through thousands of
+different transactions: chips, destinations, quantities and dates all vary, so nothing can be
+answered from a cache), and prints p50/p99 latency, the achieved rate, and the ratio of the HTTP
+p50 to the in-process `determine()` time measured in the same run on the same transactions. Every
+request writes its audit record (fsync'd) before its answer. Bounded: one run of --duration
+seconds against 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+DESTINATIONS = ("CN", "DE", "AE", "IN", "SG", "MO", "US", "BR", "SA", "VN", "MY", "JP", "KR", "RU", "GB", "FR", "MX", "IL")
+FIRST_DAY, DAYS = date(2023, 1, 1), 1400  # transactions dated across the rule changes of 2023-2026
+TARGET_P99_MS = 50.0
+WRK_THREADS = 2
+
+
+def transactions(n: int, seed: int = 7) -> list[dict]:
+    from chipwatch.catalog import default_catalog
+
+    chips = [c.name for c in default_catalog()]
+    rng = random.Random(seed)
+    return [{"transaction": {"item": rng.choice(chips), "destination": rng.choice(DESTINATIONS),
+                             "quantity": rng.randint(1, 5000),
+                             "date": (FIRST_DAY + timedelta(days=rng.randint(0, DAYS))).isoformat()}} for _ in range(n)]
+
+
+def baseline_ms(bodies: list[dict], n: int = 300) -> float:
+    """Mean in-process determine() time (ms) on the same kind of transactions (after a warm-up)."""
+    from chipwatch.determine import Transaction, determine
+    from chipwatch.law import load_law
+
+    law = load_law()
+    txns = [Transaction.model_validate(b["transaction"]) for b in bodies[: n + 50]]
+    for t in txns[:50]:
+        determine(t, law=law)
+    t0 = time.perf_counter()
+    for t in txns[50:]:
+        determine(t, law=law)
+    return (time.perf_counter() - t0) / n * 1000
+
+
+def lua_script(bodies: list[dict], key: str, rate: float, threads: int) -> str:
+    """wrk script: each wrk thread sends on a fixed schedule of rate/threads requests a second. A
+    connection that has its answer claims the thread's next free send time and waits for it (a fixed
+    pause after each answer would make the rate fall as latency grows). A send time already past
+    is used at once and the schedule restarts from now, so an overloaded server shows up as a lower
+    achieved rate, not as a burst of catch-up requests."""
+    quoted = ",\n".join("[==[" + json.dumps(b) + "]==]" for b in bodies)
+    gap_ms = threads * 1000.0 / rate
+    return f"""
+local ffi = require("ffi")
+ffi.cdef[[ typedef struct {{ long tv_sec; long tv_nsec; }} cw_timespec; int clock_gettime(int, cw_timespec *); ]]
+local ts = ffi.new("cw_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts)  -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local bodies = {{
+{quoted}
+}}
+local n = #bodies
+local i = 0
+local next_send = nil
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "{key}"
+function setup(thread) thread:set("offset", math.random(n)) end
+function init(args) i = offset or 0 end
+request = function()
+  i = (i % n) + 1
+  return wrk.format(nil, "/v1/determine", nil, bodies[i])
+end
+delay = function()
+  local t = now_ms()
+  if next_send == nil or next_send + {gap_ms:.4f} < t then
+    next_send = t
+  else
+    next_send = next_send + {gap_ms:.4f}
+  end
+  return math.floor(next_send - t)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d status_errors=%d timeouts=%d\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    summary.errors.status, summary.errors.timeout))
+end
+"""
+
+
+def start_server(home: Path, port: int, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    out = home / "serve.out"
+    proc = subprocess.Popen([sys.executable, "-m", "chipwatch", "serve", "--home", str(home), "--port", str(port),
+                             "--workers", str(workers)], stdout=out.open("wb"), stderr=(home / "serve.err").open("wb"),
+                            env={**os.environ, "CHIPWATCH_HOME": str(home)})
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise SystemExit(f"server did not start: {(home / 'serve.err').read_text()[-2000:]}")
+    return proc, out.read_text().strip().splitlines()[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rate", type=float, default=500)
+    ap.add_argument("--duration", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=25)
+    ap.add_argument("--transactions", type=int, default=3000)
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    bodies = transactions(args.transactions)
+    base = baseline_ms(bodies)
+    home = Path(tempfile.mkdtemp(prefix="chipwatch-load-"))
+    port = 18000 + os.getpid() % 1000
+    proc, key = start_server(home, port, args.workers)
+    try:
+        script = home / "determine.lua"
+        script.write_text(lua_script(bodies, key, args.rate, WRK_THREADS))
+        # warm every worker (law loading, catalog) before measuring
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}) as c:
+            warm = [c.post("/v1/determine", json=b).elapsed.total_seconds() * 1000 for b in bodies[-200:]]
+        run = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "5s",
+                              "-s", str(script), f"http://127.0.0.1:{port}"], capture_output=True, text=True,
+                             timeout=args.duration + 60)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    m = re.search(r"RESULT (.*)", run.stdout)
+    if not m:
+        raise SystemExit(f"wrk gave no result:\n{run.stdout}\n{run.stderr}")
+    r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    achieved = r["requests"] / (r["duration_us"] / 1e6)
+    p50, p99 = r["p50_us"] / 1000, r["p99_us"] / 1000
+    print(f"baseline: in-process determine() {base:.2f} ms per call (mean of 300 varied transactions)")
+    print(f"warm-up over HTTP (sequential, 200 requests): median {statistics.median(warm):.2f} ms")
+    print(f"load: target {args.rate:.0f} req/s for {args.duration} s, {args.workers} workers, {args.connections} connections, "
+          f"{len(bodies)} distinct transactions")
+    print(f"achieved {achieved:.0f} req/s; p50 {p50:.1f} ms, p90 {r['p90_us'] / 1000:.1f} ms, p99 {p99:.1f} ms, "
+          f"max {r['max_us'] / 1000:.1f} ms; non-2xx {r['status_errors']}, timeouts {r['timeouts']}")
+    print(f"ratio: HTTP p50 / in-process determine() = {p50 / base:.2f}")
+    ok = p99 < TARGET_P99_MS and achieved >= 0.95 * args.rate and r["status_errors"] == 0
+    print(f"target p99 < {TARGET_P99_MS:.0f} ms at {args.rate:.0f} req/s: {'met' if ok else 'NOT met'}")
+    shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
