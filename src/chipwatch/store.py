@@ -137,8 +137,19 @@ def as_text(value: Any) -> str:
 
 
 def record_hash(fields: dict[str, Any]) -> str:
-    payload = canonical([fields[k] for k in HASHED_FIELDS])
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    """SHA-256 over the hashed fields in their fixed order, each as a type tag, its byte length and
+    its bytes (unambiguous without escaping the stored JSON texts again): anyone can recompute it
+    from the stored row."""
+    h = hashlib.sha256()
+    for k in HASHED_FIELDS:
+        v = fields[k]
+        if v is None:
+            h.update(b"-;")
+            continue
+        tag = b"i" if isinstance(v, int) else b"s"
+        data = str(v).encode("utf-8")
+        h.update(tag + str(len(data)).encode() + b":" + data + b";")
+    return h.hexdigest()
 
 
 def secret_hash(secret: str) -> str:
