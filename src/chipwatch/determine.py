@@ -453,27 +453,28 @@ def run_rules(law: Law, on: date, kind: str, env: Env, memo: Memo | None = None)
     already evaluated on the same values of the metrics and facts it reads is not evaluated again:
     the branches of missing facts re-run the rules with one fact changed, and most rules do not read it."""
     if memo is None:
-        rules = law.rules_in_force(on, kind)
-    elif ("rules", kind) in memo:
-        rules = memo[("rules", kind)]
-    else:
-        rules = memo[("rules", kind)] = law.rules_in_force(on, kind)
+        return [RuleResult(rule, entry, *evaluate(entry.value, env, law, on))
+                for rule, entry in law.rules_in_force(on, kind) if entry.value is not None]
+    rules = memo.get(("rules", kind))
+    if rules is None:
+        # The rules of the period with what each reads, worked out once per period.
+        rules = memo[("rules", kind)] = [(rule, entry, subjects_of(entry.value))
+                                         for rule, entry in law.rules_in_force(on, kind) if entry.value is not None]
+    values = memo.get(("values", id(env)))
+    table = values[1] if values is not None and values[0] is env else None
     out = []
-    for rule, entry in rules:
-        if entry.value is None:
-            continue
-        subjects = subjects_of(entry.value) if memo is not None else None
-        if subjects is None or memo is None:
+    for rule, entry, subjects in rules:
+        if subjects is None:
             result, comps = evaluate(entry.value, env, law, on)
         else:
-            values = memo.get(("values", id(env)))
-            if values is not None and values[0] is env:
-                key = (id(entry), tuple(values[1][s] for s in subjects))
+            if table is not None:
+                key = (id(entry), tuple([table[s] for s in subjects]))
             else:
-                key = (id(entry), tuple(frozen((env.metrics if k == "metric" else env.facts).get(n)) for k, n in subjects))
-            if key not in memo:
-                memo[key] = (entry, evaluate(entry.value, env, law, on))
-            result, comps = memo[key][1]
+                key = (id(entry), tuple([frozen((env.metrics if k == "metric" else env.facts).get(n)) for k, n in subjects]))
+            hit = memo.get(key)
+            if hit is None:
+                hit = memo[key] = (entry, evaluate(entry.value, env, law, on))
+            result, comps = hit[1]
         out.append(RuleResult(rule, entry, result, comps))
     return out
 
