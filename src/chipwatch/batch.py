@@ -21,10 +21,9 @@ import polars as pl
 import pycountry
 
 from chipwatch.classify import classification_change_dates
-from chipwatch.determine import END_USES, FOOTNOTES, item_facts, transaction, vendor_countries
+from chipwatch.determine import END_USES, FOOTNOTES, item_facts, law_change_dates, transaction, vendor_countries
 from chipwatch.errors import ChipwatchError, InvalidInput
 from chipwatch.law import Law, load_law
-from chipwatch.law.groups import load_country_groups
 from chipwatch.predicates import to_polars
 
 REQUIRED = ("quantity", "destination", "date")
@@ -205,10 +204,6 @@ def _resolve_items(df: pl.DataFrame) -> pl.DataFrame:
                            schema={"item": pl.String, "product_name": pl.String, "item_error": pl.String})
     out = df.join(mapping, on="item", how="left")
     return out.with_columns(pl.coalesce(pl.col("error"), pl.col("item_error")).alias("error")).drop("item_error").sort("row")
-
-
-def law_change_dates(law: Law) -> list[date]:
-    return sorted(set(law.change_dates()) | load_country_groups().change_dates())
 
 
 def _item_table(pairs: pl.DataFrame, law: Law) -> pl.DataFrame:

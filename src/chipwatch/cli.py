@@ -15,7 +15,7 @@ from typer.exceptions import TyperException
 
 from chipwatch.catalog import Chip, MemoryStack, System, SystemPart, custom_chip, default_catalog
 from chipwatch.classify import Classification, FoundryFacts, classify
-from chipwatch.determine import END_USES, Determination, determine, transaction
+from chipwatch.determine import END_USES, OUT_OF_SCOPE, Determination, determine, transaction
 from chipwatch.errors import ChipwatchError, InvalidInput
 from chipwatch.law import BUILTIN_REGIMES, Law, load_law
 
@@ -32,7 +32,6 @@ RegimeOpt = Annotated[str, typer.Option("--regime", "-r",
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 ERRORS_SHOWN = 12  # bad rows listed on the terminal; the output file has them all
 TORNADO_ROWS = 12  # parameters shown in a sensitivity table (the JSON has them all)
-OUT_OF_SCOPE = "OUT-OF-SCOPE"  # the reason code of an item the jurisdiction's encoded rules do not cover
 UNCALIBRATED = ("not calibrated (--uncalibrated): parameters drawn from their prior ranges in simulate/data/parameters.yaml, "
                 "so read these numbers as what the mechanisms do over those ranges, not as forecasts")
 

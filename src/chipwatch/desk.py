@@ -39,6 +39,7 @@ from chipwatch.catalog import Chip, MemoryStack, System, SystemPart, custom_chip
 from chipwatch.classify import Classification, FoundryFacts, classify
 from chipwatch.determine import Determination, Transaction, law_version_on
 from chipwatch.errors import ChipwatchError, InvalidInput
+from chipwatch.jurisdictions import determine_in
 from chipwatch.law import BUILTIN_REGIMES, Law, load_law
 from chipwatch.law.model import RuleVersion
 from chipwatch.ledger import LedgerReport
@@ -538,8 +539,8 @@ class Desk:
         return "[" + ",".join(f'{a[:-1]},"trace":{t}}}' for a, t in parts) + "]", self.store.record_started(rec)
 
     def _determination(self, req: DetermineRequest, caller: Caller) -> tuple[list[Determination], NewRecord, list[tuple[str, str]]]:
-        law = _law(req.regime)
-        answers = determine_in(req.transaction, req.jurisdiction, law=law, include_announced=not req.as_written)
+        _law(req.regime)  # built-in regimes only (a request must not name a file on the server)
+        answers = determine_in(req.transaction, req.jurisdiction, regime=req.regime, include_announced=not req.as_written)
         first = answers[0] if answers else None
         # The record's JSON comes straight from pydantic's serializer (no dict round trip): the
         # answers without their traces, and the trace (one list per jurisdiction when there are several).
@@ -747,18 +748,6 @@ class Desk:
 def law_version_id(law: Law) -> str | None:
     rv = law_version_on(law, date.today())
     return rv.id if rv else None
-
-
-def determine_in(txn: Transaction, jurisdiction: str | None, *, law: Law, include_announced: bool) -> list[Determination]:
-    """One determination per jurisdiction (`chipwatch.jurisdictions`: None picks them from the exporter's country).
-    The US-EAR answer uses `law` as loaded (no second look-up of the regime file per request)."""
-    from chipwatch.cn_ecl import determine_cn, load_cn_law
-    from chipwatch.determine import determine
-    from chipwatch.jurisdictions import pick_jurisdictions
-
-    return [determine(txn, law=law, include_announced=include_announced) if j == "US-EAR"
-            else determine_cn(txn, law=load_cn_law(law.regime), include_announced=include_announced)
-            for j in pick_jurisdictions(txn, jurisdiction)]
 
 
 def _determine_chunk(law: Law, job: Any) -> Callable[[pl.DataFrame, int], list[tuple[int, dict[str, Any], NewRecord]]]:

@@ -309,14 +309,26 @@ def _tpp_of(c: Classification) -> float | None:
 CLASSIFIED_LIMIT = 10_000  # classifications kept per law
 
 
+def law_change_dates(law: Law) -> list[date]:
+    """Every date on which a parameter, rule, paragraph or country group of `law` changes."""
+    return sorted(set(law.change_dates()) | load_country_groups().change_dates())
+
+
+def _periods(law: Law, name: str, change_dates: Callable[[Law], list[date]]) -> dict[Any, Any]:
+    """A cache kept on `law` under `name`, with the dates that cut the law into periods within which
+    what the cache holds cannot change (under the key "dates")."""
+    kept: dict[Any, Any] = law.__dict__.setdefault(name, {})
+    if "dates" not in kept:
+        kept["dates"] = change_dates(law)
+    return kept
+
+
 def _classified(item: Chip | MemoryStack | System, on: date, law: Law) -> Classification:
     """The item's classification, remembered per interval of constant classification law: within one
     the answer differs only in its date, which the determination does not read from it."""
     from chipwatch.classify import classification_change_dates
 
-    kept = law.__dict__.setdefault("_classified", {})
-    if "dates" not in kept:
-        kept["dates"] = classification_change_dates(law)
+    kept = _periods(law, "_classified", classification_change_dates)
     key = (item.name, bisect.bisect_right(kept["dates"], on))
     hit = kept.get(key)
     if hit is None or hit[0] is not item:
@@ -448,10 +460,12 @@ class RuleResult:
 Memo = MutableMapping[Any, Any]
 
 
-def run_rules(law: Law, on: date, kind: str, env: Env, memo: Memo | None = None) -> list[RuleResult]:
-    """Evaluate the rules of `kind` in force on `on`. With `memo` (one per law and date), a rule
+def run_rules(law: Law, on: date, kind: str, env: Env, memo: Memo | None = None,
+              values: Mapping[tuple[str, str], Any] | None = None) -> list[RuleResult]:
+    """Evaluate the rules of `kind` in force on `on`. With `memo` (one per law period), a rule
     already evaluated on the same values of the metrics and facts it reads is not evaluated again:
-    the branches of missing facts re-run the rules with one fact changed, and most rules do not read it."""
+    the branches of missing facts re-run the rules with one fact changed, and most rules do not read
+    it. `values`: those metrics and facts already made hashable (see `_subject_values`)."""
     if memo is None:
         return [RuleResult(rule, entry, *evaluate(entry.value, env, law, on))
                 for rule, entry in law.rules_in_force(on, kind) if entry.value is not None]
@@ -460,15 +474,13 @@ def run_rules(law: Law, on: date, kind: str, env: Env, memo: Memo | None = None)
         # The rules of the period with what each reads, worked out once per period.
         rules = memo[("rules", kind)] = [(rule, entry, subjects_of(entry.value))
                                          for rule, entry in law.rules_in_force(on, kind) if entry.value is not None]
-    values = memo.get(("values", id(env)))
-    table = values[1] if values is not None and values[0] is env else None
     out = []
     for rule, entry, subjects in rules:
         if subjects is None:
             result, comps = evaluate(entry.value, env, law, on)
         else:
-            if table is not None:
-                key = (id(entry), tuple([table[s] for s in subjects]))
+            if values is not None:
+                key = (id(entry), tuple([values[s] for s in subjects]))
             else:
                 key = (id(entry), tuple([frozen((env.metrics if k == "metric" else env.facts).get(n)) for k, n in subjects]))
             hit = memo.get(key)
@@ -555,13 +567,8 @@ def rule_memo(law: Law, on: date) -> Memo:
     what this question adds. Within a period every rule reads the same law values, so a rule
     evaluated on the same metrics and facts gives the same result and trace; the branches of one
     answer reuse what its main run found, and `remember` keeps it for later questions."""
-    from chipwatch.law.groups import load_country_groups
-
-    memos = law.__dict__.setdefault("_rule_memos", {"size": 0})
-    if "dates" not in memos:
-        memos["dates"] = sorted(set(law.change_dates()) | load_country_groups().change_dates())
-    period = bisect.bisect_right(memos["dates"], on)
-    return RuleMemo(memos.setdefault(period, {}))
+    memos = _periods(law, "_rule_memos", law_change_dates)
+    return RuleMemo(memos.setdefault(bisect.bisect_right(memos["dates"], on), {}))
 
 
 def remember(law: Law, memo: Memo) -> None:
@@ -570,20 +577,16 @@ def remember(law: Law, memo: Memo) -> None:
     if not isinstance(memo, RuleMemo):
         return
     memos = law.__dict__["_rule_memos"]
-    learned, kept = memo, memo.kept
-    if memos["size"] >= MEMO_LIMIT:
-        return
-    # Per-environment value tables are keyed by object identity: they must not outlive the question.
-    new = {k: v for k, v in learned.items() if k != "last_values" and not (isinstance(k, tuple) and k[0] == "values")}
-    kept.update(new)
-    memos["size"] += len(new)
+    if memos.get("size", 0) < MEMO_LIMIT:
+        memo.kept.update(memo)
+        memos["size"] = memos.get("size", 0) + len(memo)
 
 
 _KINDS = ("jurisdiction", "requirement", "exception", "review", "condition", "warning")
 
 
-def _outcome_key(law: Law, on: date, env: Env, memo: Memo) -> tuple[Any, ...] | None:
-    """The values of every metric and fact any rule in force reads: equal keys, equal outcomes.
+def _subject_values(law: Law, on: date, env: Env, memo: Memo) -> dict[tuple[str, str], Any] | None:
+    """Every metric and fact any rule in force reads, made hashable: equal tables, equal outcomes.
     None when a rule reads something else (a system's parts)."""
     if "subjects" not in memo:
         union: list[tuple[str, str]] | None = []
@@ -598,27 +601,25 @@ def _outcome_key(law: Law, on: date, env: Env, memo: Memo) -> tuple[Any, ...] | 
     subjects = memo["subjects"]
     if subjects is None or env.contains is not None:
         return None
-    values = {s: frozen((env.metrics if s[0] == "metric" else env.facts).get(s[1])) for s in subjects}
-    # Kept for this env's rules (run_rules builds their keys from it); dropped with the next env.
-    memo.pop(memo.pop("last_values", None), None)
-    memo[("values", id(env))] = (env, values)
-    memo["last_values"] = ("values", id(env))
-    return ("outcome", *values.values())
+    return {s: frozen((env.metrics if s[0] == "metric" else env.facts).get(s[1])) for s in subjects}
 
 
 def run_outcome(law: Law, on: date, env: Env, memo: Memo | None = None) -> Outcome:
-    key = _outcome_key(law, on, env, memo) if memo is not None else None
-    if key is not None and memo is not None:
-        if key not in memo:
-            memo[key] = _run_outcome(law, on, env, memo)
-        return memo[key]
-    return _run_outcome(law, on, env, memo)
+    values = _subject_values(law, on, env, memo) if memo is not None else None
+    if memo is None or values is None:
+        return _run_outcome(law, on, env, memo)
+    key = ("outcome", *values.values())
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _run_outcome(law, on, env, memo, values)
+    return hit
 
 
-def _run_outcome(law: Law, on: date, env: Env, memo: Memo | None = None) -> Outcome:
-    jurisdiction = run_rules(law, on, "jurisdiction", env, memo)
+def _run_outcome(law: Law, on: date, env: Env, memo: Memo | None = None,
+                 values: Mapping[tuple[str, str], Any] | None = None) -> Outcome:
+    jurisdiction = run_rules(law, on, "jurisdiction", env, memo, values)
     subject = tri_any([r.result for r in jurisdiction])
-    requirements = run_rules(law, on, "requirement", env, memo)
+    requirements = run_rules(law, on, "requirement", env, memo, values)
     any_req = tri_any([r.result for r in requirements])
     required: Tri = False if subject is False else (any_req if subject is True else (False if any_req is False else None))
     exceptions: list[tuple[RuleResult, Tri]] = []
@@ -626,13 +627,13 @@ def _run_outcome(law: Law, on: date, env: Env, memo: Memo | None = None) -> Outc
     unknown_before: list[RuleResult] = []
     conditions: list[RuleResult] = []
     if required is not False:
-        for ex in run_rules(law, on, "exception", env, memo):
+        for ex in run_rules(law, on, "exception", env, memo, values):
             others = [r.result for r in requirements if r.rule.code not in ex.rule.overcomes]
             blocked = tri_any(others)  # a reason the exception cannot authorise
             ok: Tri = False if (ex.result is False or blocked is True) else (
                 True if ex.result is True and blocked is False else None)
             exceptions.append((ex, ok))
-        for rv in run_rules(law, on, "review", env, memo):
+        for rv in run_rules(law, on, "review", env, memo, values):
             if not rv.rule.policy or not law.in_force(rv.rule.policy, on):
                 continue  # no policy wording in force for this rule on the date
             if rv.result is True:
@@ -641,9 +642,9 @@ def _run_outcome(law: Law, on: date, env: Env, memo: Memo | None = None) -> Outc
             if rv.result is None:
                 unknown_before.append(rv)
         decided = review.rule.code if review is not None and not unknown_before else None
-        conditions = [c for c in run_rules(law, on, "condition", env, memo) if c.result is not False
+        conditions = [c for c in run_rules(law, on, "condition", env, memo, values) if c.result is not False
                       and (not c.rule.with_review or decided is None or decided in c.rule.with_review)]
-    warnings = [w for w in run_rules(law, on, "warning", env, memo) if w.result is True]
+    warnings = [w for w in run_rules(law, on, "warning", env, memo, values) if w.result is True]
     return Outcome(subject, required, jurisdiction, requirements, exceptions, review, unknown_before, conditions, warnings)
 
 
@@ -915,6 +916,9 @@ def determine(txn: Transaction, *, law: Law | None = None, regime: str | Path | 
     )
 
 
+OUT_OF_SCOPE = "OUT-OF-SCOPE"  # the reason code of an item the jurisdiction's encoded rules do not cover
+
+
 def material_outside_scope(txn: Transaction, law: Law) -> Determination:
     """A material (gallium, graphite, a rare-earth magnet ...) under the EAR: its ECCN is not one of
     the advanced-computing entries chipwatch encodes, so chipwatch gives no US answer rather than a
@@ -926,6 +930,6 @@ def material_outside_scope(txn: Transaction, law: Law) -> Determination:
     return Determination(
         date=txn.date, regime=law.regime, hypothetical=law.hypothetical, include_announced=law.include_announced,
         item=f"material {txn.material}", eccn=None, subject_to_ear=None, licence_required=None,
-        reason_code="OUT-OF-SCOPE", reasons=[], licence_exceptions=[], review_policy=None, conditions=[], warnings=[],
+        reason_code=OUT_OF_SCOPE, reasons=[], licence_exceptions=[], review_policy=None, conditions=[], warnings=[],
         missing_facts=[], rule_version=law_version_on(law, txn.date), uncertain=[why], trace=[step], transaction=txn,
     )

@@ -140,27 +140,33 @@ Subject = tuple[str, str]  # ("metric" | "fact", name)
 _SUBJECTS: dict[int, tuple[object, tuple[Subject, ...] | None]] = {}
 
 
+def reads(pred: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What a predicate reads, in order of appearance and once each: ("metric" | "fact", name), and
+    ("contains", paragraph) for a system's parts."""
+    out: list[tuple[str, str]] = []
+
+    def walk(p: Mapping[str, Any]) -> None:
+        for key in ("all", "any"):
+            for sub in p.get(key, []):
+                walk(sub)
+        if "not" in p:
+            walk(p["not"])
+        for kind in ("metric", "fact", "contains"):
+            if kind in p and (kind, p[kind]) not in out:
+                out.append((kind, p[kind]))
+
+    walk(pred)
+    return out
+
+
 def subjects_of(pred: Mapping[str, Any]) -> tuple[Subject, ...] | None:
     """The metrics and facts a predicate reads, in a fixed order; None if it reads something else
     (a system's parts through `contains`), so its result cannot be keyed on these values alone."""
     hit = _SUBJECTS.get(id(pred))
     if hit is not None and hit[0] is pred:
         return hit[1]
-    found: list[Subject] = []
-
-    def walk(p: Mapping[str, Any]) -> bool:
-        if "all" in p or "any" in p:
-            return all(walk(sub) for sub in p["all" if "all" in p else "any"])
-        if "not" in p:
-            return walk(p["not"])
-        if "contains" in p:
-            return False
-        for kind in ("metric", "fact"):
-            if kind in p and (kind, p[kind]) not in found:
-                found.append((kind, p[kind]))
-        return True
-
-    out = tuple(found) if walk(pred) else None
+    found = reads(pred)
+    out = None if any(kind == "contains" for kind, _ in found) else tuple(found)
     _SUBJECTS[id(pred)] = (pred, out)  # the predicate is kept alive with its entry, so its id stays its own
     return out
 
@@ -277,17 +283,7 @@ def to_polars(pred: Mapping[str, Any], law: Law, on: date) -> pl.Expr:
 
 def subjects(pred: Mapping[str, Any]) -> set[str]:
     """Metric and fact names a predicate reads."""
-    out: set[str] = set()
-    for key in ("all", "any"):
-        for sub in pred.get(key, []):
-            out |= subjects(sub)
-    if "not" in pred:
-        out |= subjects(pred["not"])
-    if "metric" in pred:
-        out.add(pred["metric"])
-    if "fact" in pred:
-        out.add(pred["fact"])
-    return out
+    return {name for kind, name in reads(pred) if kind != "contains"}
 
 
 def params_of(pred: Mapping[str, Any]) -> list[str]:

@@ -24,7 +24,7 @@ from markupsafe import Markup
 from chipwatch.determine import Determination
 from chipwatch.errors import ChipwatchError
 from chipwatch.web.charts import BandSeries, bands_chart, count_chart
-from chipwatch.web.i18n import Translator
+from chipwatch.web.i18n import Translator, flatten
 from chipwatch.web.render import render, stylesheet
 
 if TYPE_CHECKING:
@@ -64,16 +64,9 @@ def determinations_of(record: AuditRecord) -> list[Determination]:
     return out
 
 
-def _flat_inputs(inputs: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flat_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     """Nested request fields as 'transaction.end_user.hq' rows, leaving out what was not given."""
-    flat: dict[str, Any] = {}
-    for key, value in inputs.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flat_inputs(value, f"{name}."))
-        elif value not in (None, [], {}, ""):
-            flat[name] = value
-    return flat
+    return {name: value for name, value in flatten(inputs).items() if value not in (None, [], {}, "")}
 
 
 def determination_report(record: AuditRecord, lang: str = "en", *, determinations: Sequence[Determination] | None = None,

@@ -23,14 +23,15 @@ I18N_DIR = Path(__file__).parent / "i18n"
 MISSING: set[str] = set()
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as one level with dotted keys ("determine.licence_yes"); the leaves as they are."""
+    flat: dict[str, Any] = {}
     for key, value in tree.items():
         path = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{path}."))
+            flat.update(flatten(value, f"{path}."))
         else:
-            flat[path] = str(value)
+            flat[path] = value
     return flat
 
 
@@ -40,7 +41,7 @@ def strings(lang: str) -> dict[str, str]:
     if lang not in LANGUAGES:
         raise InvalidInput(f"unknown language {lang!r} (known: {', '.join(LANGUAGES)})")
     data = yaml.safe_load((I18N_DIR / f"{lang}.yaml").read_text(encoding="utf-8"))
-    return _flatten(data)
+    return {key: str(text) for key, text in flatten(data).items()}
 
 
 def pick_language(query: str | None, cookie: str | None, accept_language: str | None) -> str:
