@@ -70,6 +70,28 @@ def wrk_run(script: Path, port: int, seconds: int, connections: int) -> dict[str
     return {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of `pid` so far (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def describe(r: dict[str, int]) -> str:
     achieved = r["requests"] / (r["duration_us"] / 1e6)
     return (f"achieved {achieved:.0f} req/s; p50 {r['p50_us'] / 1000:.1f} ms, p90 {r['p90_us'] / 1000:.1f} ms, "
@@ -164,7 +186,9 @@ def main() -> None:
         (home / "warm.lua").write_text(lua_script(warm, key, args.rate, WRK_THREADS))
         (home / "measure.lua").write_text(lua_script(bodies, key, args.rate, WRK_THREADS))
         first = wrk_run(home / "warm.lua", port, args.warmup, args.connections)
+        cpu_before = {pid: cpu_seconds(pid) for pid in children(proc.pid)}
         r = wrk_run(home / "measure.lua", port, args.duration, args.connections)
+        cpu_used = {pid: cpu_seconds(pid) - t for pid, t in cpu_before.items()}
     finally:
         proc.terminate()
         proc.wait(20)
@@ -176,6 +200,11 @@ def main() -> None:
     print(f"warm-up (from server start): {describe(first)}")
     print(f"measured:                    {describe(r)}")
     print(f"ratio: HTTP p50 / in-process determine() = {p50 / base:.2f}")
+    served = {pid: t for pid, t in cpu_used.items() if t > 0.05}  # the workers (not the resource tracker)
+    total = sum(served.values())
+    if total:
+        shares = ", ".join(f"{100 * t / total:.0f} %" for t in sorted(served.values(), reverse=True))
+        print(f"server CPU: {1000 * total / r['requests']:.2f} ms per request; share of each worker: {shares}")
     ok = p99 < TARGET_P99_MS and achieved >= 0.95 * args.rate and r["status_errors"] == 0
     print(f"target p99 < {TARGET_P99_MS:.0f} ms at {args.rate:.0f} req/s: {'met' if ok else 'NOT met'}")
     shutil.rmtree(home, ignore_errors=True)

@@ -65,6 +65,35 @@ def _wait_job(client: httpx.Client, job_id: str, timeout: float = 60) -> dict:
     raise AssertionError(f"job {job_id} not finished in {timeout} s")
 
 
+def test_the_startup_warm_up_records_nothing(admin: httpx.Client) -> None:
+    """Each worker answers a sample question before it takes requests (Desk.prepare); nobody asked
+    it, so the audit log of a fresh server holds no determination."""
+    r = admin.get("/v1/audit", params={"limit": 1000})
+    assert r.status_code == 200, r.text
+    assert [rec for rec in r.json() if rec["action"] == "determine"] == []
+
+
+def test_the_determine_fast_path_answers_as_the_app_would(admin: httpx.Client, server: Server) -> None:
+    """POST /v1/determine is served ahead of FastAPI's stack (api.QuestionFastPath): its edges
+    must behave as the declared route's would."""
+    _problem(admin.post("/v1/determine", content=b"{" + b" " * (1 << 20) + b"}",
+                        headers={"content-type": "application/json"}), 413)
+    # A body that is not declared JSON fails validation, as FastAPI words it (the field is the body).
+    body = _problem(admin.post("/v1/determine", content=b'{"transaction": {}}', headers={"content-type": "text/plain"}), 422)
+    assert body["errors"]
+    ok = admin.post("/v1/determine", content=httpx.Request("POST", "/", json=H100_TO_CN).content,
+                    headers={"content-type": "application/merge-patch+json"})
+    assert ok.status_code == 200, ok.text
+    # Other methods on the path are the app's (405 as a problem).
+    _problem(admin.get("/v1/determine"), 405)
+    # An answer names the audit record written before it left, whichever header carried the key.
+    a = httpx.post(f"{server.base}/v1/determine", json=H100_TO_CN, headers={"Authorization": f"Bearer {server.admin_key}"})
+    b = admin.post("/v1/determine", json=H100_TO_CN)
+    assert a.json()["answer"] == b.json()["answer"] and b.json()["audit_id"] > a.json()["audit_id"]
+    assert admin.get(f"/v1/audit/{a.json()['audit_id']}").json()["answer"]["determinations"][0]["reason_code"] == \
+        a.json()["answer"][0]["reason_code"]
+
+
 def test_health_and_openapi(server: Server) -> None:
     assert httpx.get(f"{server.base}/v1/health").json() == {"status": "ok"}
     spec = httpx.get(f"{server.base}/openapi.json").json()

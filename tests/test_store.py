@@ -117,3 +117,31 @@ def test_ids_and_offsets_beyond_sqlite_integers_find_nothing(tmp_path: Path) -> 
     assert store.audit_rows(audit_id=huge) == []
     assert store.audit_rows(audit_id=-huge) == []
     assert len(store.audit_rows(limit=huge)) == 1
+
+
+def test_records_of_one_loop_turn_are_committed_together_on_the_loop(tmp_path: Path) -> None:
+    """Requests served on the event loop commit there (store.LoopCommitter): every record queued
+    in one turn of the loop goes in one transaction, before any waiter hears its id; a record
+    that cannot be written fails its whole group, a cancelled waiter does not stop the others,
+    and the loop's records interleave with a writer thread's in one chain."""
+    import asyncio
+
+    store = Store(tmp_path)
+    other = Store(tmp_path)  # another worker, committing through its writer thread
+
+    async def main() -> None:
+        futures = [store.record_on_loop(_rec(i)) for i in range(50)]
+        futures[7].cancel()  # the client of request 7 went away
+        done = await asyncio.gather(*futures, return_exceptions=True)
+        ids = [d for d in done if isinstance(d, int)]
+        assert len(ids) == 49 and ids == sorted(ids) and ids[-1] - ids[0] == 49  # one group: 50 consecutive ids
+        assert store.audit_rows(limit=100)[0]["id"] == 50  # the cancelled one's record was written too
+        assert store._checkpointer._commits == 1
+        bad = store.record_on_loop(_rec(99, job_id=object()))  # type: ignore[arg-type]
+        with pytest.raises(StoreError, match="audit log write failed"):
+            await bad
+        thread_id = await asyncio.to_thread(other.record, _rec(100))
+        assert await store.record_on_loop(_rec(101)) == thread_id + 1  # the failed group left no trace
+
+    asyncio.run(main())
+    assert store.verify() == (52, [])

@@ -8,7 +8,6 @@ bad input is a 4xx whose detail says what is wrong (validation errors name the f
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chipwatch.classify import Classification
 from chipwatch.desk import (
@@ -96,7 +95,7 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "request"
 
 
-def _validation_problem(_: Request, exc: Exception) -> JSONResponse:
+def _validation_problem(_: Request | None, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "")).removeprefix("Value error, ")}
               for e in exc.errors()]
@@ -104,18 +103,18 @@ def _validation_problem(_: Request, exc: Exception) -> JSONResponse:
     return problem(422, "validation", "Invalid request", f"{first['field']}: {first['message']}", errors)
 
 
-def _chipwatch_problem(_: Request, exc: Exception) -> JSONResponse:
+def _chipwatch_problem(_: Request | None, exc: Exception) -> JSONResponse:
     status, slug, title = next((v for k, v in _PROBLEMS.items() if isinstance(exc, k)),
                                (400, "bad-input", "Bad input"))
     return problem(status, slug, title, " ".join(str(exc).split()) or title)
 
 
-def _http_problem(_: Request, exc: Exception) -> JSONResponse:
+def _http_problem(_: Request | None, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     return problem(exc.status_code, f"http-{exc.status_code}", str(exc.detail), str(exc.detail))
 
 
-def _unexpected_problem(_: Request, exc: Exception) -> JSONResponse:
+def _unexpected_problem(_: Request | None, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     return problem(500, "internal", "Internal error", "the server failed on this request; the log has the details")
 
@@ -149,7 +148,7 @@ async def _read(upload: UploadFile, what: str) -> tuple[bytes, str]:
 def create_app(home: Path | None = None, *, desk: Desk | None = None) -> FastAPI:
     """The API and the web desk over one Desk."""
     desk = desk or Desk(home)
-    app = FastAPI(title="chipwatch", version="1", summary="AI-chip export controls as code: the compliance desk API",
+    app = DeskApp(title="chipwatch", version="1", summary="AI-chip export controls as code: the compliance desk API",
                   description=__doc__, responses=ERRORS)  # type: ignore[arg-type]
     app.state.desk = desk
     app.add_exception_handler(RequestValidationError, _validation_problem)
@@ -177,22 +176,8 @@ def create_app(home: Path | None = None, *, desk: Desk | None = None) -> FastAPI
     async def determine(req: DetermineRequest, who: Who) -> Response:
         return await _determined(desk, req, who)
 
-    # The hot path: the same operation as the declared route above (which stays for the OpenAPI
-    # document), served by a plain Starlette route placed ahead of it. It skips FastAPI's
-    # per-request dependency solving and body decoding, which cost about as much as the
-    # answer's own serialisation; the checks are the same (the key first, then the body).
-    async def determine_fast(request: Request) -> Response:
-        who = desk.authenticate(_api_key(request))
-        body = await request.body()
-        try:
-            # As FastAPI: a JSON body (no content type, or application/json or */*+json), else the bytes fail validation.
-            req = (DetermineRequest.model_validate_json(body) if _json_body(request.headers.get("content-type"))
-                   else DetermineRequest.model_validate(body))
-        except ValidationError as exc:
-            raise RequestValidationError([{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]) from None
-        return await _determined(desk, req, who)
-
-    app.router.routes.insert(0, Route("/v1/determine", determine_fast, methods=["POST"]))
+    # POST /v1/determine is served by `QuestionFastPath` ahead of the middleware stack (see
+    # `DeskApp`); the route above declares it in the OpenAPI document.
 
     @app.post("/v1/screen", tags=["questions"], response_model=Audited[ScreeningResult])
     def screen(req: ScreenRequest, who: Who) -> Response:
@@ -300,13 +285,113 @@ def create_app(home: Path | None = None, *, desk: Desk | None = None) -> FastAPI
 
 
 async def _determined(desk: Desk, req: DetermineRequest, who: Caller) -> Response:
-    # The determination is a few milliseconds of pure Python: run on the event loop, it costs no
+    return Response(await _determined_bytes(desk, req, who), media_type="application/json")
+
+
+async def _determined_bytes(desk: Desk, req: DetermineRequest, who: Caller) -> bytes:
+    # The determination is about a millisecond of pure Python: run on the event loop, it costs no
     # thread hand-offs (threads would not run it in parallel anyway, under the GIL). The answer is
-    # serialised once; the audit record's commit is awaited without holding a thread, and the
-    # answer leaves only once its record is on disk.
+    # serialised once; its audit record is committed on the loop too (see store.LoopCommitter),
+    # and the answer leaves only once the record is on disk.
     body, committed = desk.determine_started(req, who)
-    audit_id = await asyncio.wrap_future(committed)
-    return Response(f'{{"answer":{body},"audit_id":{audit_id}}}'.encode(), media_type="application/json")
+    audit_id = await committed
+    return f'{{"answer":{body},"audit_id":{audit_id}}}'.encode()
+
+
+MAX_QUESTION_BYTES = 1 << 20  # a single question's JSON body; larger ones are refused (413)
+
+
+class DeskApp(FastAPI):
+    """FastAPI with the single determination served by `QuestionFastPath` ahead of its middleware."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return QuestionFastPath(super().build_middleware_stack(), self.state.desk)
+
+
+class QuestionFastPath:
+    """POST /v1/determine, the call other systems make once per order line, as a plain ASGI handler.
+
+    FastAPI's middleware, routing and dependency solving cost about as much CPU per request as the
+    answer's serialisation; under load that is queueing time for every request. The checks and
+    errors are those of the declared route: the key first (401), then the body (422 naming the
+    field, as FastAPI words it), the desk's own errors as problem details, anything unexpected a
+    logged 500 problem. Every other request goes to the app unchanged."""
+
+    def __init__(self, app: ASGIApp, desk: Desk) -> None:
+        self.app = app
+        self.desk = desk
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/v1/determine":
+            await self.app(scope, receive, send)
+            return
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in _WANTED_HEADERS:
+                headers.setdefault(name, value)
+        try:
+            who = self.desk.authenticate(_api_key_from(headers))
+            body = await _question_body(receive)
+            if body is None:
+                return  # the client went away before sending its question
+            try:
+                # As FastAPI: a JSON body (no content type, or application/json or */*+json), else the bytes fail validation.
+                req = (DetermineRequest.model_validate_json(body) if _json_body(headers.get(b"content-type", b"").decode("latin-1"))
+                       else DetermineRequest.model_validate(body))
+            except ValidationError as exc:
+                raise RequestValidationError([{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]) from None
+            answer = await _determined_bytes(self.desk, req, who)
+        except Exception as exc:  # every failure becomes the problem the app would send
+            await _problem_for(exc)(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]})
+        await send({"type": "http.response.body", "body": answer})
+
+
+_WANTED_HEADERS = frozenset({b"x-api-key", b"authorization", b"content-type"})
+
+
+class QuestionTooLarge(ChipwatchError):
+    """A question's body over MAX_QUESTION_BYTES."""
+
+
+def _api_key_from(headers: dict[bytes, bytes]) -> str | None:
+    """The key from X-API-Key, else from `Authorization: Bearer KEY` (as the declared security schemes)."""
+    key = headers.get(b"x-api-key", b"").decode("latin-1")
+    if key:
+        return key
+    scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    return credentials if scheme.lower() == "bearer" and credentials else None
+
+
+async def _question_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_QUESTION_BYTES:
+            raise QuestionTooLarge(f"request body: a question is at most {MAX_QUESTION_BYTES} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _problem_for(exc: Exception) -> Response:
+    """The problem response the app's exception handlers give for `exc`."""
+    if isinstance(exc, QuestionTooLarge):
+        return problem(413, "too-large", "Request body too large", str(exc))
+    if isinstance(exc, RequestValidationError):
+        return _validation_problem(None, exc)
+    if isinstance(exc, ChipwatchError):
+        return _chipwatch_problem(None, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return _http_problem(None, exc)
+    return _unexpected_problem(None, exc)
 
 
 def _json_body(content_type: str | None) -> bool:
@@ -314,15 +399,6 @@ def _json_body(content_type: str | None) -> bool:
         return True
     maintype, _, subtype = content_type.split(";", 1)[0].strip().lower().partition("/")
     return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
-
-
-def _api_key(request: Request) -> str | None:
-    """The key from X-API-Key, else from `Authorization: Bearer KEY` (as the declared security schemes)."""
-    key = request.headers.get("x-api-key")
-    if key:
-        return key
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    return credentials if scheme.lower() == "bearer" and credentials else None
 
 
 async def _threaded(fn: Callable[[], Any]) -> Any:
@@ -369,5 +445,6 @@ def tune_gc() -> None:
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory chipwatch.api:app_from_env` (each worker process builds its own)."""
     app = create_app()
+    app.state.desk.prepare()  # before the first request, and before tune_gc freezes what it loaded
     tune_gc()
     return app

@@ -15,6 +15,7 @@ committed row.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import json
@@ -24,7 +25,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -530,13 +530,13 @@ class Desk:
         answers, rec, _ = self._determination(req, caller)
         return AuditedDeterminations(answer=answers, audit_id=self.store.record(rec))
 
-    def determine_started(self, req: DetermineRequest, caller: Caller) -> tuple[str, Future[int]]:
-        """`determine` for the HTTP API: the answers as a JSON array and the pending commit of their
-        audit record. The caller must wait for the future before sending the answers."""
+    def determine_started(self, req: DetermineRequest, caller: Caller) -> tuple[str, asyncio.Future[int]]:
+        """`determine` for the HTTP API, called on its event loop: the answers as a JSON array and
+        the pending commit of their audit record. The caller must await it before sending the answers."""
         _, rec, parts = self._determination(req, caller)
         # Each answer's JSON is the record's answer text with its trace put back as the last field
         # (serialised once, for both; the order of an object's fields carries no meaning in JSON).
-        return "[" + ",".join(f'{a[:-1]},"trace":{t}}}' for a, t in parts) + "]", self.store.record_started(rec)
+        return "[" + ",".join(f'{a[:-1]},"trace":{t}}}' for a, t in parts) + "]", self.store.record_on_loop(rec)
 
     def _determination(self, req: DetermineRequest, caller: Caller) -> tuple[list[Determination], NewRecord, list[tuple[str, str]]]:
         _law(req.regime)  # built-in regimes only (a request must not name a file on the server)
@@ -695,6 +695,16 @@ class Desk:
         frame = pl.from_dicts(rows, infer_schema_length=None)
         order = DETERMINE_COLUMNS if job.kind == "determine" else SCREEN_COLUMNS
         return frame.select([c for c in order if c in frame.columns] + [c for c in frame.columns if c not in order])
+
+    def prepare(self) -> None:
+        """Load what the first questions would otherwise load (the laws, the catalog, the screening
+        index) and answer a sample question in both jurisdictions, unrecorded (nobody asked it). A
+        server calls this before it takes requests: the first question in a fresh process took
+        ~0.4 s, and at 500 requests a second some 200 requests queued behind it."""
+        _list_version()
+        txn = Transaction(item=next(iter(default_catalog())).name, destination="CN", quantity=1, date=date.today())
+        for d in determine_in(txn, "all"):
+            d.model_dump_json()
 
     def start_runner(self) -> None:
         """Start this process's job runner thread (once)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -36,7 +36,7 @@ from chipwatch.errors import InvalidInput
 from chipwatch.law import Law, load_law
 from chipwatch.law.groups import country_code, load_country_groups
 from chipwatch.law.model import Entry, RuleDef
-from chipwatch.predicates import Env, Tri, evaluate, frozen, subjects_of, tri_any
+from chipwatch.predicates import Env, Subject, Tri, evaluate, frozen, subjects_of, tri_any
 
 END_USES = ("supercomputer", "advanced_node_ic", "sme_production", "military", "frontier_training", "datacenter_iaas")
 EndUse = Literal["supercomputer", "advanced_node_ic", "sme_production", "military", "frontier_training", "datacenter_iaas"]
@@ -449,12 +449,16 @@ def transaction_facts(txn: Transaction, it: ItemFacts) -> tuple[dict[str, Any], 
 # --- running the rules --------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class RuleResult:
+    """A rule's result on a date for some facts. Remembered and shared by the questions of its
+    period (see `rule_memo`): nothing changes one once made, so its trace steps are made once too."""
+
     rule: RuleDef
     entry: Entry
     result: Tri
     comparisons: list[Comparison]
+    steps: dict[str, Step] = field(default_factory=dict, repr=False)
 
 
 Memo = MutableMapping[Any, Any]
@@ -469,25 +473,54 @@ def run_rules(law: Law, on: date, kind: str, env: Env, memo: Memo | None = None,
     if memo is None:
         return [RuleResult(rule, entry, *evaluate(entry.value, env, law, on))
                 for rule, entry in law.rules_in_force(on, kind) if entry.value is not None]
-    rules = memo.get(("rules", kind))
-    if rules is None:
-        # The rules of the period with what each reads, worked out once per period.
-        rules = memo[("rules", kind)] = [(rule, entry, subjects_of(entry.value))
-                                         for rule, entry in law.rules_in_force(on, kind) if entry.value is not None]
+    rules, kind_subjects = _period_rules(law, on, kind, memo)
+    if values is not None and kind_subjects is not None:
+        # All the rules of a kind at once, keyed on what any of them reads: a question differs from
+        # an earlier one in a few values (the quantity, one fact of a branch), which most kinds do
+        # not read. The list is shared between questions: callers filter it, never change it.
+        key = (kind, tuple([values[s] for s in kind_subjects]))
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = _each_rule(law, on, rules, env, memo, values)
+        return hit
+    return _each_rule(law, on, rules, env, memo, values)
+
+
+def _period_rules(law: Law, on: date, kind: str, memo: Memo) -> tuple[list[tuple[RuleDef, Entry, tuple[Subject, ...] | None]],
+                                                                      tuple[Subject, ...] | None]:
+    """The rules of `kind` in force in the period with what each reads, and what any of them reads
+    (None if one reads something else), worked out once per period."""
+    hit = memo.get(("rules", kind))
+    if hit is None:
+        rules = [(rule, entry, subjects_of(entry.value)) for rule, entry in law.rules_in_force(on, kind)
+                 if entry.value is not None]
+        union: list[Subject] | None = []
+        for _, _, subjects in rules:
+            if subjects is None or union is None:
+                union = None
+                continue
+            union += [s for s in subjects if s not in union]
+        hit = memo[("rules", kind)] = (rules, None if union is None else tuple(union))
+    return hit
+
+
+def _each_rule(law: Law, on: date, rules: list[tuple[RuleDef, Entry, tuple[Subject, ...] | None]], env: Env, memo: Memo,
+               values: Mapping[tuple[str, str], Any] | None) -> list[RuleResult]:
+    """Each rule's result, from what the period remembers of it when it was evaluated on the same values."""
     out = []
     for rule, entry, subjects in rules:
         if subjects is None:
-            result, comps = evaluate(entry.value, env, law, on)
+            out.append(RuleResult(rule, entry, *evaluate(entry.value, env, law, on)))
+            continue
+        if values is not None:
+            key = (id(entry), tuple([values[s] for s in subjects]))
         else:
-            if values is not None:
-                key = (id(entry), tuple([values[s] for s in subjects]))
-            else:
-                key = (id(entry), tuple([frozen((env.metrics if k == "metric" else env.facts).get(n)) for k, n in subjects]))
-            hit = memo.get(key)
-            if hit is None:
-                hit = memo[key] = (entry, evaluate(entry.value, env, law, on))
-            result, comps = hit[1]
-        out.append(RuleResult(rule, entry, result, comps))
+            key = (id(entry), tuple([frozen((env.metrics if k == "metric" else env.facts).get(n)) for k, n in subjects]))
+        # The result holds its entry, so the entry's id in the key stays its own while remembered.
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = RuleResult(rule, entry, *evaluate(entry.value, env, law, on))
+        out.append(hit)
     return out
 
 
@@ -589,15 +622,11 @@ def _subject_values(law: Law, on: date, env: Env, memo: Memo) -> dict[tuple[str,
     """Every metric and fact any rule in force reads, made hashable: equal tables, equal outcomes.
     None when a rule reads something else (a system's parts)."""
     if "subjects" not in memo:
-        union: list[tuple[str, str]] | None = []
-        for kind in _KINDS:
-            for _, entry in law.rules_in_force(on, kind):
-                subjects = subjects_of(entry.value) if entry.value is not None else ()
-                if subjects is None or union is None:
-                    union = None
-                    break
-                union += [s for s in subjects if s not in union]
-        memo["subjects"] = None if union is None else tuple(union)
+        each = [_period_rules(law, on, kind, memo)[1] for kind in _KINDS]
+        union: list[Subject] = []
+        for kind_subjects in each:
+            union += [s for s in kind_subjects or () if s not in union]
+        memo["subjects"] = None if any(k is None for k in each) else tuple(union)
     subjects = memo["subjects"]
     if subjects is None or env.contains is not None:
         return None
@@ -758,10 +787,14 @@ def _eccn_branches(law: Law, on: date, facts: dict[str, Any], metrics: dict[str,
 
 
 def _step(r: RuleResult, kind: str) -> Step:
-    label = {True: "applies", False: "does not apply", None: "unknown: a fact is missing"}[r.result]
-    return Step(check=f"{kind}: {r.rule.title} [{r.rule.code}]", result=label, comparisons=r.comparisons,
-                cite=r.entry.cite, source=r.entry.source, effective=r.entry.effective,
-                values={"basis": r.entry.basis, **({"uncertain": r.entry.uncertain} if r.entry.uncertain else {})})
+    step = r.steps.get(kind)
+    if step is None:
+        label = {True: "applies", False: "does not apply", None: "unknown: a fact is missing"}[r.result]
+        step = r.steps[kind] = Step(
+            check=f"{kind}: {r.rule.title} [{r.rule.code}]", result=label, comparisons=r.comparisons,
+            cite=r.entry.cite, source=r.entry.source, effective=r.entry.effective,
+            values={"basis": r.entry.basis, **({"uncertain": r.entry.uncertain} if r.entry.uncertain else {})})
+    return step
 
 
 def _param(law: Law, name: str | None, on: date) -> tuple[Any, str | None]:

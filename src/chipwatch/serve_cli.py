@@ -44,6 +44,9 @@ def serve(
 ) -> None:
     """Run the API and the web desk on the bundled data, with the audit log in the data folder."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+
+    from chipwatch.workers import ReusePortWorkers, can_share_port
 
     if not 1 <= workers <= MAX_WORKERS:
         raise InvalidInput(f"--workers must be 1 to {MAX_WORKERS}")
@@ -59,8 +62,18 @@ def serve(
         sys.stdout.write(f"{secret}\n")
         sys.stdout.flush()
     out.print(f"API on http://{host}:{port}/v1 (OpenAPI at /openapi.json, docs at /docs)")
-    uvicorn.run("chipwatch.api:app_from_env", factory=True, host=host, port=port, workers=workers,
-                access_log=access_log, log_level="info", timeout_graceful_shutdown=5)
+    options = {"factory": True, "host": host, "port": port, "workers": workers, "access_log": access_log,
+               "log_level": "info", "timeout_graceful_shutdown": 5}
+    if workers == 1 or not can_share_port():
+        uvicorn.run("chipwatch.api:app_from_env", **options)  # type: ignore[arg-type]
+        return
+    # Several workers: each on its own socket (see chipwatch.workers for why not uvicorn's supervisor).
+    try:
+        workers_ = ReusePortWorkers(uvicorn.Config("chipwatch.api:app_from_env", **options), workers)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    if not workers_.run():
+        raise typer.Exit(STARTUP_FAILURE)
 
 
 @keys_app.command("create")
