@@ -249,3 +249,15 @@ def test_audit_export_and_verify(admin: httpx.Client) -> None:
     assert frame.height > 0 and frame["id"].to_list() == list(range(1, frame.height + 1))
     # the export is itself recorded, after the rows it exported
     assert admin.get("/v1/audit/verify").json() == {"records": frame.height + 1, "ok": True, "problems": []}
+
+
+def test_a_list_import_changes_the_list_version_recorded_with_answers(admin: httpx.Client) -> None:
+    """Last in this file: it replaces the sample lists of the shared server. The list version an
+    answer's audit record names is worked out once per screening index; an import brings a new one."""
+    before = admin.get(f"/v1/audit/{admin.post('/v1/determine', json=H100_TO_CN).json()['audit_id']}").json()
+    csl = (Path(__file__).parent / "fixtures" / "screening" / "csl_sample.csv").read_bytes()
+    imported = admin.post("/v1/lists/import", files={"file": ("csl_sample.csv", csl)})
+    assert imported.status_code == 201, imported.text
+    version = imported.json()["version_id"]
+    after = admin.get(f"/v1/audit/{admin.post('/v1/determine', json=H100_TO_CN).json()['audit_id']}").json()
+    assert f"v{version}" in after["list_version"] and after["list_version"] != before["list_version"]

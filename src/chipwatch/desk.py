@@ -301,8 +301,13 @@ def _list_version() -> str:
     """The list versions screening uses now, e.g. 'EL v3, MEU v3' (or the bundled sample)."""
     from chipwatch.screen import current_index
 
-    versions = current_index().versions
-    return ", ".join(sorted(f"{lid} v{v.version_id}" for lid, v in versions.items())) or "none"
+    index = current_index()
+    if _LIST_VERSION[0] is not index:  # worked out once per index (a new one comes with each import)
+        _LIST_VERSION[:] = [index, ", ".join(sorted(f"{lid} v{v.version_id}" for lid, v in index.versions.items())) or "none"]
+    return str(_LIST_VERSION[1])
+
+
+_LIST_VERSION: list[Any] = [None, ""]
 
 
 def _runner_id() -> str:

@@ -129,8 +129,13 @@ class ImportResult:
 
 def db_path() -> Path:
     """The store's database file: $CHIPWATCH_HOME/chipwatch.duckdb, default ~/.local/share/chipwatch/."""
-    home = os.environ.get("CHIPWATCH_HOME")
-    base = Path(home).expanduser() if home else Path.home() / ".local" / "share" / "chipwatch"
+    return _db_path_for(os.environ.get("CHIPWATCH_HOME"), os.environ.get("HOME"))
+
+
+@lru_cache(maxsize=8)
+def _db_path_for(chipwatch_home: str | None, home: str | None) -> Path:
+    # Asked at every audited answer (the list versions it records): worked out once per setting.
+    base = Path(chipwatch_home).expanduser() if chipwatch_home else Path.home() / ".local" / "share" / "chipwatch"
     return base / DB_NAME
 
 
