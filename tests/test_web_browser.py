@@ -18,11 +18,13 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--no-first-run"]
 PAGES = {"home": "/", "classify": "/classify?item=H100+SXM&date=2026-11-25", "determine": "/determine",
          "screen": "/screen?name=%E5%95%86%E6%B9%AF%E9%9B%86%E5%9C%98%E6%9C%89%E9%99%90%E5%85%AC%E5%8F%B8&country=HK",
-         "batch": "/batch", "audit": "/audit", "scenarios": "/scenarios?policy=historical&policy=blockade&policy=targeted&paths=200"}
+         "batch": "/batch", "ledger": "/ledger", "audit": "/audit",
+         "scenarios": "/scenarios?policy=historical&policy=blockade&policy=targeted&paths=200"}
 TITLES = {"en": {"classify": "Classify a chip", "determine": "Determine a transaction", "screen": "Screen a party",
-                 "batch": "Order books", "audit": "Audit log", "scenarios": "Scenario explorer", "home": "chipwatch compliance desk"},
-          "zh": {"classify": "物项分类", "determine": "许可判定", "screen": "名单筛查", "batch": "批量订单", "audit": "审计日志",
-                 "scenarios": "情景推演", "home": "chipwatch 出口管制合规台"}}
+                 "batch": "Order books", "ledger": "Compute ledger", "audit": "Audit log", "scenarios": "Scenario explorer",
+                 "home": "chipwatch compliance desk"},
+          "zh": {"classify": "物项分类", "determine": "许可判定", "screen": "名单筛查", "batch": "批量订单", "ledger": "算力台账",
+                 "audit": "审计日志", "scenarios": "情景推演", "home": "chipwatch 出口管制合规台"}}
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +192,37 @@ def test_scenario_report_pdf(page, server):
     page.goto(f"{server.base}{link.get_attribute('href')}")
     assert page.locator("svg.chart").count() >= 1
     _shot(page, "scenario-report-zh")
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_ledger_upload_shows_the_report(page, server, lang):
+    page.goto(f"{server.base}/ledger?lang={lang}")
+    page.set_input_files("input[name=shipments]", str(EXAMPLES / "shipments.csv"))
+    page.set_input_files("input[name=licences]", str(EXAMPLES / "licences.csv"))
+    page.click("#ledger-form button[type=submit]")
+    page.wait_for_selector("#by-country")
+    assert page.locator("#caps tr").count() > 1 and page.locator("#revenue tr").count() > 1
+    assert "UAE-2026-001" in page.inner_text("#caps")
+    _shot(page, f"ledger-report-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_admin_creates_a_key_in_the_browser(browser, server, lang):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.goto(f"{server.base}/login?next=/admin&lang={lang}")
+    pg.fill("input[name=api_key]", server.admin_key)
+    pg.click("button[type=submit]")
+    pg.wait_for_url(f"{server.base}/admin")
+    assert pg.inner_text("h1") == ("系统管理" if lang == "zh" else "Administration")
+    pg.fill("#key-form input[name=name]", f"Li Wei ({lang})")
+    pg.select_option("#key-form select[name=role]", "viewer")
+    pg.click("#key-form button[type=submit]")
+    secret = pg.inner_text("#new-secret pre").strip()
+    r = httpx.get(f"{server.base}/v1/me", headers={"X-API-Key": secret})
+    assert r.status_code == 200 and r.json()["role"] == "viewer"
+    _shot(pg, f"admin-{lang}")
+    context.close()

@@ -7,6 +7,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +18,7 @@ from chipwatch.web import i18n
 PAGES = ["/", "/classify", "/classify?item=H20&date=2026-11-25", "/classify?item=H100+SXM&date=2023-01-01",
          "/classify?item=H100+SXM&date=2026-11-25&regime=tpp-line-2400", "/determine",
          "/screen", "/screen?name=%E5%95%86%E6%B9%AF%E9%9B%86%E5%9C%98%E6%9C%89%E9%99%90%E5%85%AC%E5%8F%B8&country=HK",
-         "/screen?name=Nobody+Such+Trading", "/batch", "/audit", "/scenarios"]
+         "/screen?name=Nobody+Such+Trading", "/batch", "/ledger", "/audit", "/scenarios"]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,13 @@ def _signed_in(app, key: str) -> TestClient:
 def officer(app_and_keys) -> Iterator[TestClient]:
     app, keys = app_and_keys
     with _signed_in(app, keys["officer"]) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def admin(app_and_keys) -> Iterator[TestClient]:
+    app, keys = app_and_keys
+    with _signed_in(app, keys["admin"]) as c:
         yield c
 
 
@@ -184,3 +192,90 @@ def test_all_jurisdictions_each_get_their_answer(officer):
     assert r.text.count('class="answer ') == 2
     r = officer.post("/determine?lang=en", data={**form, "jurisdiction": "EU"})
     assert r.status_code == 400 and "jurisdiction" in r.text
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+FIXTURES = Path(__file__).parent / "fixtures" / "screening"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_ledger_page_shows_holdings_caps_and_revenue_due(officer, lang):
+    files = {"shipments": ("shipments.csv", (EXAMPLES / "shipments.csv").read_bytes(), "text/csv"),
+             "licences": ("licences.csv", (EXAMPLES / "licences.csv").read_bytes(), "text/csv")}
+    i18n.MISSING.clear()
+    r = officer.post(f"/ledger?lang={lang}", data={"regime": "historical"}, files=files)
+    assert r.status_code == 200, r.text[:500]
+    text = r.text
+    assert ("算力台账" if lang == "zh" else "Compute ledger") in text
+    # The example book's known outcomes: the UAE licence quantity and the 2026 China volume condition exceeded,
+    # the 15 % revenue share and the 2026 duty due, and one row naming a chip that does not exist.
+    assert "UAE-2026-001" in text and "742.6(b)(10)(iii)(A)(1)" in text
+    assert "REVSHARE" in text and "H200-DUTY" in text and "H1000" in text
+    assert 'id="by-country"' in text and "G42" in text
+    record = re.search(r"<dd>#\d+</dd>", text)
+    assert record and text.index('id="caps"') < text.index('id="by-country"') < record.start()  # the answer, then its record
+    assert not i18n.MISSING, sorted(i18n.MISSING)
+
+
+def test_the_ledger_page_refuses_a_missing_or_bad_file_clearly(officer):
+    r = officer.post("/ledger?lang=en", data={"regime": "historical"}, files={"shipments": ("", b"", "text/csv")})
+    assert r.status_code == 400 and "Choose a shipments file" in r.text
+    r = officer.post("/ledger?lang=en", files={"shipments": ("s.xlsx", b"PK\x03\x04", "application/octet-stream")})
+    assert r.status_code == 400 and "s.xlsx" in r.text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_admin_page_renders_for_an_admin_only(admin, officer, lang):
+    i18n.MISSING.clear()
+    r = admin.get(f"/admin?lang={lang}")
+    assert r.status_code == 200 and 'id="keys"' in r.text and 'id="list-versions"' in r.text
+    assert ("系统管理" if lang == "zh" else "Administration") in r.text
+    assert 'href="/admin"' in admin.get("/").text and 'href="/admin"' not in officer.get("/").text
+    assert not i18n.MISSING, sorted(i18n.MISSING)
+    assert officer.get(f"/admin?lang={lang}").status_code == 403
+    assert officer.post("/admin/keys", data={"name": "x", "role": "admin"}).status_code == 403
+    assert officer.post("/admin/lists", files={"file": ("l.csv", b"x")}).status_code == 403
+
+
+def test_an_admin_creates_a_key_sees_its_secret_once_and_revokes_it(admin, app_and_keys):
+    app, _ = app_and_keys
+    desk = app.state.desk
+    r = admin.post("/admin/keys?lang=en", data={"name": "ERP connector", "role": "officer"})
+    assert r.status_code == 200 and "Key created for ERP connector" in r.text
+    secret = re.search(r'<div class="card" id="new-secret">.*?<pre class="mono">([^<]+)</pre>', r.text, re.S).group(1)
+    who = desk.authenticate(secret)
+    assert who.name == "ERP connector" and who.role == "officer"
+    assert secret not in admin.get("/admin").text  # shown once only
+    assert admin.post("/admin/keys?lang=en", data={"name": " ", "role": "officer"}).status_code == 400
+    assert admin.post("/admin/keys?lang=en", data={"name": "x", "role": "root"}).status_code == 400
+    r = admin.post(f"/admin/keys/{who.key_id}/revoke?lang=zh")
+    assert r.status_code == 200 and "已吊销 ERP connector 的密钥" in r.text
+    with pytest.raises(Exception, match="revoked"):
+        desk.authenticate(secret)
+    assert admin.post("/admin/keys/nope/revoke").status_code == 404
+    actions = [rec["action"] for rec in (dict(row) for row in desk.store.audit_rows(limit=50))]
+    assert "keys.create" in actions and "keys.revoke" in actions
+
+
+def test_an_admin_imports_a_list_and_screening_uses_it(admin):
+    data = (FIXTURES / "csl_sample.csv").read_bytes()
+    r = admin.post("/admin/lists?lang=en", files={"file": ("csl_sample.csv", data, "text/csv")})
+    assert r.status_code == 200 and "Imported as version" in r.text, r.text[:500]
+    version = int(re.search(r"Imported as version (\d+)", r.text).group(1))
+    assert f"v{version}" in r.text and "csl-csv" in r.text
+    again = admin.post("/admin/lists?lang=en", files={"file": ("csl_sample.csv", data, "text/csv")})
+    assert f"Imported as version {version}:" in again.text  # the same bytes: the same version
+    bad = admin.post("/admin/lists?lang=en", files={"file": ("broken.csv", b"no,columns\n1,2\n", "text/csv")})
+    assert bad.status_code == 400 and "broken.csv" in bad.text
+    hit = admin.get("/screen?name=Moore+Threads+Intelligent+Technology&country=CN&lang=en")
+    assert hit.status_code == 200 and "Moore Thread Intelligent Technology (Beijing)" in hit.text
+    assert re.search(rf"<dd>[^<]*EL v{version}\b", hit.text), "the screening record names the imported version"
+
+
+def test_an_admin_who_revokes_its_own_key_is_signed_out(app_and_keys):
+    app, _ = app_and_keys
+    secret, second = app.state.desk.create_key("second admin", "admin")
+    with _signed_in(app, secret) as c:
+        r = c.post(f"/admin/keys/{second.key_id}/revoke", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert c.get("/admin", follow_redirects=False).status_code == 303  # back to the sign-in page

@@ -17,6 +17,8 @@ from chipwatch.web.i18n import Translator
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 CLASS_CHARS = 48  # a CSS class made from a result word is cut to this length
+GROUPED_FROM = 1_000  # floats from here on are shown whole with thousands grouped (not as 4.169e+05)
+LONG_NUMBER = 1e15  # floats from here on are shown with three significant digits
 
 
 def fmt(value: Any) -> str:
@@ -30,9 +32,11 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return "—"
-        if value == int(value) and abs(value) < 1e15:
+        if abs(value) >= LONG_NUMBER:
+            return f"{value:.3g}"  # FLOP/s and the like: the digits past the third say nothing
+        if value == int(value):
             return f"{int(value):,}"
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+        return f"{value:,.4g}" if abs(value) < GROUPED_FROM else f"{value:,.0f}"
     if isinstance(value, list | tuple):
         return ", ".join(fmt(v) for v in value) if value else "—"
     if isinstance(value, dict):

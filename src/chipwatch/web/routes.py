@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -25,12 +25,14 @@ from chipwatch.desk import (
     DetermineRequest,
     Forbidden,
     NotFound,
+    Role,
     ScreenRequest,
     SimulateRequest,
     Unauthorized,
 )
 from chipwatch.errors import ChipwatchError, InvalidInput
 from chipwatch.law import BUILTIN_REGIMES
+from chipwatch.screen.lists import FORMATS as LIST_FORMATS
 from chipwatch.web.charts import metrics_chart
 from chipwatch.web.i18n import LANGUAGES, Translator, pick_language
 from chipwatch.web.render import STATIC_DIR, render
@@ -48,7 +50,8 @@ DEFAULT_SCENARIO_PATHS = 500
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 # Navigation: (page key, path, least role that can use it).
 NAV = (("classify", "/classify", "viewer"), ("determine", "/determine", "viewer"), ("screen", "/screen", "viewer"),
-       ("batch", "/batch", "officer"), ("audit", "/audit", "viewer"), ("scenarios", "/scenarios", "viewer"))
+       ("batch", "/batch", "officer"), ("ledger", "/ledger", "viewer"), ("audit", "/audit", "viewer"),
+       ("scenarios", "/scenarios", "viewer"), ("admin", "/admin", "admin"))
 ROLE_ORDER = ("viewer", "officer", "admin")
 
 
@@ -321,6 +324,107 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
         except ChipwatchError as exc:
             return p.refusal(exc, "batch", "batch.html", **ctx)
         return p.finish(RedirectResponse(f"{prefix}/jobs/{job.id}", status_code=303))
+
+    # --- ledger -----------------------------------------------------------------------------------
+
+    @router.get("/ledger")
+    def ledger_page(request: Request) -> Response:
+        p = page_of(request)
+        if p.caller is None:
+            return p.login_redirect()
+        return p.html("ledger.html", "ledger", regimes=regimes, form={})
+
+    @router.post("/ledger")
+    async def ledger_submit(request: Request) -> Response:
+        p = page_of(request)
+        if p.caller is None:
+            return p.login_redirect()
+        form = await request.form()
+        ctx: dict[str, Any] = {"regimes": regimes, "form": form}
+        shipments, licences = form.get("shipments"), form.get("licences")
+        try:
+            if not isinstance(shipments, UploadFile) or not shipments.filename:
+                raise InvalidInput(p.t("ledger.empty_file"))
+            lic = await licences.read() if isinstance(licences, UploadFile) and licences.filename else None
+            done = desk.ledger(await shipments.read(), shipments.filename, p.caller, lic,
+                               regime=_regime(_text(form, "regime")), as_written=bool(_text(form, "as_written")))
+            record = desk.audit_record(done.audit_id, p.caller)
+        except ChipwatchError as exc:
+            return p.refusal(exc, "ledger", "ledger.html", **ctx)
+        return p.html("ledger.html", "ledger", report=done.answer, record=record, filename=shipments.filename, **ctx)
+
+    # --- administration: keys and lists ------------------------------------------------------------
+
+    def admin_view(p: Page, *, status: int = 200, flash: str | None = None, flash_kind: str = "ok",
+                   **extra: Any) -> Response:
+        """The admin page with the keys and list versions as they are now (after any change)."""
+        assert p.caller is not None
+        try:
+            keys = desk.list_keys(p.caller)
+        except ChipwatchError as exc:
+            return p.refusal(exc, "admin")
+        return p.html("admin.html", "admin", status=status, keys=keys, versions=desk.list_versions(), roles=ROLE_ORDER,
+                      formats=LIST_FORMATS,
+                      flash=flash, flash_kind=flash_kind if status < 400 else "error", **extra)
+
+    @router.get("/admin")
+    def admin_page(request: Request) -> Response:
+        p = page_of(request)
+        if p.caller is None:
+            return p.login_redirect()
+        return admin_view(p)
+
+    @router.post("/admin/keys")
+    async def admin_create_key(request: Request) -> Response:
+        p = page_of(request)
+        if p.caller is None:
+            return p.login_redirect()
+        form = await request.form()
+        role = _text(form, "role") or "viewer"
+        try:
+            if role not in ROLE_ORDER:
+                raise InvalidInput(f"role: {role!r} is not one of {', '.join(ROLE_ORDER)}")
+            secret, made = desk.create_key(_text(form, "name") or "", cast(Role, role), p.caller)
+        except Forbidden as exc:
+            return p.refusal(exc, "admin")
+        except ChipwatchError as exc:
+            return admin_view(p, status=400, flash=f"{p.t('common.bad_input')} {exc}")
+        return admin_view(p, flash=p.t("admin.key_created", name=made.name), new_secret=secret, new_key=made)
+
+    @router.post("/admin/keys/{key_id}/revoke")
+    async def admin_revoke_key(request: Request, key_id: str) -> Response:
+        p = page_of(request)
+        if p.caller is None:
+            return p.login_redirect()
+        try:
+            revoked = desk.revoke_key(key_id, p.caller)
+        except (Forbidden, NotFound) as exc:
+            return p.refusal(exc, "admin")
+        except ChipwatchError as exc:
+            return admin_view(p, status=400, flash=f"{p.t('common.bad_input')} {exc}")
+        if revoked.key_id == p.caller.key_id:  # revoked one's own key: signed out
+            response = RedirectResponse(f"{prefix}/login", status_code=303)
+            response.delete_cookie(KEY_COOKIE)
+            return response
+        return admin_view(p, flash=p.t("admin.key_revoked", name=revoked.name))
+
+    @router.post("/admin/lists")
+    async def admin_import_list(request: Request) -> Response:
+        p = page_of(request)
+        if p.caller is None:
+            return p.login_redirect()
+        form = await request.form()
+        upload = form.get("file")
+        try:
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise InvalidInput(p.t("admin.empty_file"))
+            version = desk.import_list(await upload.read(), upload.filename, p.caller, _text(form, "format"))
+        except Forbidden as exc:
+            return p.refusal(exc, "admin")
+        except ChipwatchError as exc:
+            return admin_view(p, status=400, flash=f"{p.t('common.bad_input')} {exc}")
+        return admin_view(p, flash=p.t("admin.list_imported", version=version.version_id, entries=version.entries,
+                                       lists=", ".join(version.list_ids)))
 
     @router.get("/jobs/{job_id}")
     def job_page(request: Request, job_id: str) -> Response:
