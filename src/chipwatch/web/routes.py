@@ -355,7 +355,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     # --- administration: keys and lists ------------------------------------------------------------
 
-    def admin_view(p: Page, *, status: int = 200, flash: str | None = None, flash_kind: str = "ok",
+    def admin_view(p: Page, *, status: int = 200, flash: str | None = None, flash_kind: str = "info",
                    **extra: Any) -> Response:
         """The admin page with the keys and list versions as they are now (after any change)."""
         assert p.caller is not None
