@@ -66,6 +66,15 @@ def test_pages_need_a_signed_in_key(app_and_keys):
         r = c.get("/determine?lang=zh", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/determine")
         assert r.headers["location"].endswith("&lang=zh")
+        # Every page, report and form post: the sign-in page, coming back afterwards (never a 500 or a problem).
+        for method, path in (("get", "/ledger"), ("get", "/admin"), ("get", "/reports/determination/1.pdf"),
+                             ("post", "/admin/keys"), ("post", "/ledger"), ("get", "/jobs/abc")):
+            r = getattr(c, method)(path, follow_redirects=False)
+            assert r.status_code == 303 and r.headers["location"].startswith(f"/login?next={path}"), (path, r.status_code)
+        c.cookies.set("chipwatch_key", "cw_revoked_or_wrong")
+        r = c.get("/classify", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/classify")
+        c.cookies.clear()
         r = c.post("/login?lang=en", data={"api_key": "cw_not_a_key"})
         assert r.status_code == 401 and "That API key is not valid" in r.text
         r = c.post("/login?lang=zh", data={"api_key": "cw_not_a_key"})

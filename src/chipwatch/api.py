@@ -410,8 +410,10 @@ async def _threaded(fn: Callable[[], Any]) -> Any:
 
 def _mount_web(app: FastAPI, desk: Desk) -> None:
     from chipwatch.web import make_router
+    from chipwatch.web.routes import SignInRequired, sign_in_redirect
 
     app.include_router(make_router(desk))
+    app.add_exception_handler(SignInRequired, sign_in_redirect)
 
 
 # Collector thresholds of a server process: young objects collected as usual, the whole heap

@@ -110,6 +110,26 @@ class Page:
         return self.html(template, page, status=400, flash=f"{self.t('common.bad_input')} {exc}", **context)
 
 
+class SignedInPage(Page):
+    """A Page whose caller is known (see `signed_in` in make_router)."""
+
+    caller: Caller
+
+
+class SignInRequired(Exception):
+    """A page needs a signed-in key and the request has none (or a revoked one)."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__("sign in first")
+        self.page = page
+
+
+def sign_in_redirect(_: Request, exc: Exception) -> Response:
+    """The app's answer to SignInRequired: the sign-in page, coming back here afterwards."""
+    assert isinstance(exc, SignInRequired)
+    return exc.page.login_redirect()
+
+
 def _quote(text: str) -> str:
     from urllib.parse import quote
 
@@ -186,6 +206,13 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
     def page_of(request: Request) -> Page:
         return Page(request, desk, prefix)
 
+    def signed_in(request: Request) -> SignedInPage:
+        """The page of a signed-in caller; otherwise the app answers with the sign-in redirect."""
+        p = SignedInPage(request, desk, prefix)
+        if p.caller is None:
+            raise SignInRequired(p)
+        return p
+
     @router.get("/static/{name}")
     def static(name: str) -> Response:
         path = STATIC_DIR / name
@@ -223,18 +250,14 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/")
     def home(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         return p.html("home.html", "home")
 
     # --- classify ---------------------------------------------------------------------------------
 
     @router.get("/classify")
     def classify_page(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         q = request.query_params
         ctx: dict[str, Any] = {"form": q, "regimes": regimes, "chips": chips}
         if not q.get("item"):
@@ -255,16 +278,12 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/determine")
     def determine_page(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         return p.html("determine.html", "determine", **determine_ctx(request.query_params))
 
     @router.post("/determine")
     async def determine_submit(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         form = await request.form()
         ctx = determine_ctx(form)
         try:
@@ -279,9 +298,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/screen")
     def screen_page(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         q = request.query_params
         if not q.get("name"):
             return p.html("screen.html", "screen", form=q)
@@ -298,9 +315,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/batch")
     def batch_page(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         try:
             jobs = desk.jobs(p.caller)
         except ChipwatchError as exc:
@@ -309,9 +324,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.post("/batch")
     async def batch_submit(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         form = await request.form()
         upload = form.get("file")
         ctx = {"jobs": [], "regimes": regimes, "form": form}
@@ -329,16 +342,12 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/ledger")
     def ledger_page(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         return p.html("ledger.html", "ledger", regimes=regimes, form={})
 
     @router.post("/ledger")
     async def ledger_submit(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         form = await request.form()
         ctx: dict[str, Any] = {"regimes": regimes, "form": form}
         shipments, licences = form.get("shipments"), form.get("licences")
@@ -355,10 +364,9 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     # --- administration: keys and lists ------------------------------------------------------------
 
-    def admin_view(p: Page, *, status: int = 200, flash: str | None = None, flash_kind: str = "info",
+    def admin_view(p: SignedInPage, *, status: int = 200, flash: str | None = None, flash_kind: str = "info",
                    **extra: Any) -> Response:
         """The admin page with the keys and list versions as they are now (after any change)."""
-        assert p.caller is not None
         try:
             keys = desk.list_keys(p.caller)
         except ChipwatchError as exc:
@@ -369,16 +377,12 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/admin")
     def admin_page(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         return admin_view(p)
 
     @router.post("/admin/keys")
     async def admin_create_key(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         form = await request.form()
         role = _text(form, "role") or "viewer"
         try:
@@ -393,9 +397,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.post("/admin/keys/{key_id}/revoke")
     async def admin_revoke_key(request: Request, key_id: str) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         try:
             revoked = desk.revoke_key(key_id, p.caller)
         except (Forbidden, NotFound) as exc:
@@ -410,9 +412,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.post("/admin/lists")
     async def admin_import_list(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         form = await request.form()
         upload = form.get("file")
         try:
@@ -428,9 +428,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/jobs/{job_id}")
     def job_page(request: Request, job_id: str) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         try:
             job = desk.job(job_id, p.caller)
             preview = desk.job_result(job_id, p.caller).head(PREVIEW_ROWS) if job.rows_done else None
@@ -458,9 +456,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/jobs/{job_id}/result.csv")
     def job_csv(request: Request, job_id: str) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         try:
             frame = desk.job_result(job_id, p.caller)
         except ChipwatchError as exc:
@@ -474,9 +470,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/audit")
     def audit_page(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         q = request.query_params
         try:
             offset = max(int(q.get("offset") or 0), 0)
@@ -492,9 +486,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/audit/{audit_id}")
     def audit_record_page(request: Request, audit_id: int) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         try:
             record = desk.audit_record(audit_id, p.caller)
         except ChipwatchError as exc:
@@ -505,9 +497,7 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/scenarios")
     def scenarios_page(request: Request) -> Response:
-        p = page_of(request)
-        if p.caller is None:
-            return p.login_redirect()
+        p = signed_in(request)
         q = request.query_params
         chosen = q.getlist("policy")
         ctx: dict[str, Any] = {"regimes": regimes, "chosen": chosen or list(DEFAULT_POLICIES),
@@ -532,8 +522,6 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
         return p.finish(Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'}))
 
     def report_route(p: Page, fmt: str, build: Callable[[], tuple[str, str]]) -> Response:
-        if p.caller is None:
-            return p.login_redirect()
         if fmt not in ("html", "pdf"):
             return p.refusal(NotFound(f"no report format {fmt!r} (html or pdf)"), "audit")
         try:
@@ -544,10 +532,9 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/reports/determination/{audit_id}.{fmt}")
     def determination_report(request: Request, audit_id: int, fmt: str) -> Response:
-        p = page_of(request)
+        p = signed_in(request)
 
         def build() -> tuple[str, str]:
-            assert p.caller is not None
             record = desk.audit_record(audit_id, p.caller)
             return report.determination_report(record, p.lang), f"chipwatch-determination-{audit_id}"
 
@@ -555,10 +542,9 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/reports/batch/{job_id}.{fmt}")
     def batch_report(request: Request, job_id: str, fmt: str) -> Response:
-        p = page_of(request)
+        p = signed_in(request)
 
         def build() -> tuple[str, str]:
-            assert p.caller is not None
             job = desk.job(job_id, p.caller)
             frame = desk.job_result(job_id, p.caller)
             records = desk.audit(p.caller, limit=1, action=f"{job.kind}.batch")
@@ -570,10 +556,9 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
 
     @router.get("/reports/scenario/{audit_id}.{fmt}")
     def scenario_report(request: Request, audit_id: int, fmt: str) -> Response:
-        p = page_of(request)
+        p = signed_in(request)
 
         def build() -> tuple[str, str]:
-            assert p.caller is not None
             record = desk.audit_record(audit_id, p.caller)
             if record.action != "simulate":
                 raise NotFound(f"audit record {audit_id} is not a simulation")
