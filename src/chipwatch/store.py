@@ -235,6 +235,31 @@ def commit_group(con: sqlite3.Connection, lock: int, records: Sequence[NewRecord
         fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def writer_connection(path: Path) -> tuple[sqlite3.Connection, int]:
+    """A committer's own connection (checkpoints left to the Checkpointer) and the writers' lock."""
+    con = connect(path)
+    con.execute("PRAGMA wal_autocheckpoint=0")  # see Checkpointer
+    return con, writer_lock(path)
+
+
+def commit_and_answer(con: sqlite3.Connection, lock: int, batch: Sequence[tuple[NewRecord, Any]],
+                      checkpointer: Checkpointer) -> None:
+    """Commit the records of `batch` (record, future) in one transaction, then give each future its
+    audit id; if the commit fails, every future hears of it and none gets an id it does not have.
+    A future already done (a waiter that went away) is left as it is: its record stays written."""
+    try:
+        ids = commit_group(con, lock, [r for r, _ in batch])
+    except Exception as exc:
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_exception(StoreError(f"audit log write failed: {exc}"))
+        return
+    for (_, fut), audit_id in zip(batch, ids, strict=True):
+        if not fut.done():
+            fut.set_result(audit_id)
+    checkpointer.committed()
+
+
 class GroupCommitter:
     """One writer thread per process: commits every queued record in one transaction, then answers."""
 
@@ -266,9 +291,7 @@ class GroupCommitter:
                 self._thread.start()
 
     def _run(self) -> None:
-        con = connect(self._path)
-        con.execute("PRAGMA wal_autocheckpoint=0")  # see Checkpointer
-        lock = writer_lock(self._path)
+        con, lock = writer_connection(self._path)
         while True:
             batch = [self._queue.get()]
             while len(batch) < GROUP_MAX:
@@ -276,15 +299,7 @@ class GroupCommitter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                ids = commit_group(con, lock, [r for r, _ in batch])
-            except Exception as exc:  # every waiter hears of the failure; none gets an id it does not have
-                for _, fut in batch:
-                    fut.set_exception(StoreError(f"audit log write failed: {exc}"))
-                continue
-            for (_, fut), audit_id in zip(batch, ids, strict=True):
-                fut.set_result(audit_id)
-            self._checkpointer.committed()
+            commit_and_answer(con, lock, batch, self._checkpointer)
 
 
 class LoopCommitter:
@@ -299,10 +314,11 @@ class LoopCommitter:
     answer leaves only after it, as before."""
 
     def __init__(self, path: Path, checkpointer: Checkpointer) -> None:
-        self._path = path
         self._checkpointer = checkpointer
-        self._con: sqlite3.Connection | None = None
-        self._lock = -1
+        try:
+            self._writer = writer_connection(path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"audit log cannot be opened for writing: {exc}") from None
         self._pending: list[tuple[NewRecord, asyncio.Future[int]]] = []
 
     def start(self, record: NewRecord) -> asyncio.Future[int]:
@@ -316,21 +332,7 @@ class LoopCommitter:
 
     def _commit(self) -> None:
         batch, self._pending = self._pending, []
-        try:
-            if self._con is None:
-                self._con = connect(self._path)
-                self._con.execute("PRAGMA wal_autocheckpoint=0")  # see Checkpointer
-                self._lock = writer_lock(self._path)
-            ids = commit_group(self._con, self._lock, [r for r, _ in batch])
-        except Exception as exc:  # every waiter hears of the failure; none gets an id it does not have
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(StoreError(f"audit log write failed: {exc}"))
-            return
-        for (_, fut), audit_id in zip(batch, ids, strict=True):
-            if not fut.done():  # a request whose client left is cancelled; its record stays written
-                fut.set_result(audit_id)
-        self._checkpointer.committed()
+        commit_and_answer(*self._writer, batch, self._checkpointer)
 
 
 class Checkpointer:
