@@ -494,14 +494,19 @@ def _period_rules(law: Law, on: date, kind: str, memo: Memo) -> tuple[list[tuple
     if hit is None:
         rules = [(rule, entry, subjects_of(entry.value)) for rule, entry in law.rules_in_force(on, kind)
                  if entry.value is not None]
-        union: list[Subject] | None = []
-        for _, _, subjects in rules:
-            if subjects is None or union is None:
-                union = None
-                continue
-            union += [s for s in subjects if s not in union]
-        hit = memo[("rules", kind)] = (rules, None if union is None else tuple(union))
+        hit = memo[("rules", kind)] = (rules, _union([subjects for _, _, subjects in rules]))
     return hit
+
+
+def _union(parts: Sequence[tuple[Subject, ...] | None]) -> tuple[Subject, ...] | None:
+    """The subjects of all `parts`, each once, in order of first reading; None if any part is None
+    (reads something other than metrics and facts)."""
+    if any(p is None for p in parts):
+        return None
+    union: list[Subject] = []
+    for part in parts:
+        union += [s for s in part or () if s not in union]
+    return tuple(union)
 
 
 def _each_rule(law: Law, on: date, rules: list[tuple[RuleDef, Entry, tuple[Subject, ...] | None]], env: Env, memo: Memo,
@@ -622,11 +627,7 @@ def _subject_values(law: Law, on: date, env: Env, memo: Memo) -> dict[tuple[str,
     """Every metric and fact any rule in force reads, made hashable: equal tables, equal outcomes.
     None when a rule reads something else (a system's parts)."""
     if "subjects" not in memo:
-        each = [_period_rules(law, on, kind, memo)[1] for kind in _KINDS]
-        union: list[Subject] = []
-        for kind_subjects in each:
-            union += [s for s in kind_subjects or () if s not in union]
-        memo["subjects"] = None if any(k is None for k in each) else tuple(union)
+        memo["subjects"] = _union([_period_rules(law, on, kind, memo)[1] for kind in _KINDS])
     subjects = memo["subjects"]
     if subjects is None or env.contains is not None:
         return None
