@@ -301,13 +301,7 @@ def _list_version() -> str:
     """The list versions screening uses now, e.g. 'EL v3, MEU v3' (or the bundled sample)."""
     from chipwatch.screen import current_index
 
-    index = current_index()
-    if _LIST_VERSION[0] is not index:  # worked out once per index (a new one comes with each import)
-        _LIST_VERSION[:] = [index, ", ".join(sorted(f"{lid} v{v.version_id}" for lid, v in index.versions.items())) or "none"]
-    return str(_LIST_VERSION[1])
-
-
-_LIST_VERSION: list[Any] = [None, ""]
+    return current_index().versions_label  # worked out once per index (a new one comes with each import)
 
 
 def _runner_id() -> str:

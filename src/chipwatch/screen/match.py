@@ -21,7 +21,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
@@ -93,6 +93,11 @@ class _Query:
 
 class ScreeningIndex:
     """An in-memory index of list entries for screening names."""
+
+    @cached_property
+    def versions_label(self) -> str:
+        """The list versions of the index as recorded with every audited answer, e.g. 'EL v3, MEU v3'."""
+        return ", ".join(sorted(f"{lid} v{v.version_id}" for lid, v in self.versions.items())) or "none"
 
     def __init__(self, entries: Sequence[ListEntry], versions: dict[str, ListVersion] | None = None) -> None:
         self.entries = list(entries)
