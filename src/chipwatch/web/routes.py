@@ -19,6 +19,7 @@ from starlette.datastructures import FormData, UploadFile
 from chipwatch import report
 from chipwatch.catalog import default_catalog
 from chipwatch.desk import (
+    ROLES,
     Caller,
     ClassifyRequest,
     Desk,
@@ -52,7 +53,6 @@ STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; char
 NAV = (("classify", "/classify", "viewer"), ("determine", "/determine", "viewer"), ("screen", "/screen", "viewer"),
        ("batch", "/batch", "officer"), ("ledger", "/ledger", "viewer"), ("audit", "/audit", "viewer"),
        ("scenarios", "/scenarios", "viewer"), ("admin", "/admin", "admin"))
-ROLE_ORDER = ("viewer", "officer", "admin")
 
 
 class Page:
@@ -76,8 +76,8 @@ class Page:
     def nav(self) -> list[tuple[str, str]]:
         if self.caller is None:
             return []
-        rank = ROLE_ORDER.index(self.caller.role)
-        return [(k, p) for k, p, least in NAV if rank >= ROLE_ORDER.index(least)]
+        rank = ROLES.index(self.caller.role)
+        return [(k, p) for k, p, least in NAV if rank >= ROLES.index(least)]
 
     def lang_url(self, lang: str) -> str:
         return f"{self.request.url.path}?{self.request.url.include_query_params(lang=lang).query}"
@@ -371,9 +371,15 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
             keys = desk.list_keys(p.caller)
         except ChipwatchError as exc:
             return p.refusal(exc, "admin")
-        return p.html("admin.html", "admin", status=status, keys=keys, versions=desk.list_versions(), roles=ROLE_ORDER,
+        return p.html("admin.html", "admin", status=status, keys=keys, versions=desk.list_versions(), roles=ROLES,
                       formats=LIST_FORMATS,
                       flash=flash, flash_kind=flash_kind if status < 400 else "error", **extra)
+
+    def admin_refusal(p: SignedInPage, exc: ChipwatchError) -> Response:
+        """A refused change: a role or a missing key as its own page; bad input on the admin page."""
+        if isinstance(exc, Forbidden | NotFound):
+            return p.refusal(exc, "admin")
+        return admin_view(p, status=400, flash=f"{p.t('common.bad_input')} {exc}")
 
     @router.get("/admin")
     def admin_page(request: Request) -> Response:
@@ -384,15 +390,10 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
     async def admin_create_key(request: Request) -> Response:
         p = signed_in(request)
         form = await request.form()
-        role = _text(form, "role") or "viewer"
-        try:
-            if role not in ROLE_ORDER:
-                raise InvalidInput(f"role: {role!r} is not one of {', '.join(ROLE_ORDER)}")
-            secret, made = desk.create_key(_text(form, "name") or "", cast(Role, role), p.caller)
-        except Forbidden as exc:
-            return p.refusal(exc, "admin")
+        try:  # the desk checks the role named (and the caller's own)
+            secret, made = desk.create_key(_text(form, "name") or "", cast(Role, _text(form, "role") or "viewer"), p.caller)
         except ChipwatchError as exc:
-            return admin_view(p, status=400, flash=f"{p.t('common.bad_input')} {exc}")
+            return admin_refusal(p, exc)
         return admin_view(p, flash=p.t("admin.key_created", name=made.name), new_secret=secret, new_key=made)
 
     @router.post("/admin/keys/{key_id}/revoke")
@@ -400,10 +401,8 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
         p = signed_in(request)
         try:
             revoked = desk.revoke_key(key_id, p.caller)
-        except (Forbidden, NotFound) as exc:
-            return p.refusal(exc, "admin")
         except ChipwatchError as exc:
-            return admin_view(p, status=400, flash=f"{p.t('common.bad_input')} {exc}")
+            return admin_refusal(p, exc)
         if revoked.key_id == p.caller.key_id:  # revoked one's own key: signed out
             response = RedirectResponse(f"{prefix}/login", status_code=303)
             response.delete_cookie(KEY_COOKIE)
@@ -419,10 +418,8 @@ def make_router(desk: Desk, prefix: str = "") -> APIRouter:
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise InvalidInput(p.t("admin.empty_file"))
             version = desk.import_list(await upload.read(), upload.filename, p.caller, _text(form, "format"))
-        except Forbidden as exc:
-            return p.refusal(exc, "admin")
         except ChipwatchError as exc:
-            return admin_view(p, status=400, flash=f"{p.t('common.bad_input')} {exc}")
+            return admin_refusal(p, exc)
         return admin_view(p, flash=p.t("admin.list_imported", version=version.version_id, entries=version.entries,
                                        lists=", ".join(version.list_ids)))
 
